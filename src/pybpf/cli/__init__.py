@@ -1,0 +1,1 @@
+"""The ``pybpf`` command line: argument parsing and output formatting only."""

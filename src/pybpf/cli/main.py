@@ -1,0 +1,164 @@
+"""Entry point of the ``pybpf`` command.
+
+The top-level group resolves sub-commands lazily (``COMMANDS`` maps a name to the
+module that defines it), so ``pybpf --help`` imports almost nothing.  Command
+names may be abbreviated to any unique prefix, as bpftool allows (``pybpf p s``).
+Every ``BPFError`` becomes one line ``Error: <reason>`` plus a hint; ``-d`` shows
+the traceback instead, ``-j`` prints errors as JSON.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+# name -> ("module:attribute" of a click.Command, one-line help); modules are
+# imported on use, and the help column is static so --help imports nothing.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "asm": ("pybpf.cli.cmd_isa:asm_cmd", "Assemble text into raw bytecode."),
+    "disasm": ("pybpf.cli.cmd_isa:disasm_cmd", "Disassemble bytecode or assembler text."),
+    "run": ("pybpf.cli.cmd_isa:run_cmd", "Run a raw program in the VM and print r0."),
+    "conformance-plugin": (
+        "pybpf.cli.cmd_isa:conformance_plugin_cmd",
+        "Speak the bpf_conformance runner's plugin protocol.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    """Global options every command can read through ``click.get_current_context().obj``."""
+
+    json: bool = False
+    pretty: bool = False
+    debug: bool = False
+    backend: str = "vm"
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use and matched by unique prefix."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module_name, attr = entry[0].split(":")
+        command: click.Command = getattr(importlib.import_module(module_name), attr)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0]
+        if name not in COMMANDS:
+            matches = [c for c in COMMANDS if c.startswith(name)]
+            if len(matches) == 1:
+                args = [matches[0], *args[1:]]
+            elif len(matches) > 1:
+                raise click.UsageError(f"'{name}' is ambiguous: {', '.join(sorted(matches))}")
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-j", "--json", "as_json", is_flag=True, help="Print JSON output.")
+@click.option("-p", "--pretty", is_flag=True, help="Pretty-print JSON (implies --json).")
+@click.option("-d", "--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.option(
+    "--backend",
+    type=click.Choice(["vm", "kernel"]),
+    default="vm",
+    show_default=True,
+    help="Where objects live: the userspace VM or the running kernel.",
+)
+@click.version_option(package_name="pybpf")
+@click.pass_context
+def cli(ctx: click.Context, as_json: bool, pretty: bool, debug: bool, backend: str) -> None:
+    """pybpf: inspect, run and load eBPF programs (grammar mirrors bpftool)."""
+    ctx.obj = Options(json=as_json or pretty, pretty=pretty, debug=debug, backend=backend)
+
+
+def options() -> Options:
+    """The global options of the running command."""
+    obj = click.get_current_context().find_root().obj
+    return obj if isinstance(obj, Options) else Options()
+
+
+def emit_json(value: Any) -> None:
+    """Print ``value`` as JSON honouring --pretty."""
+    opts = options()
+    click.echo(json.dumps(value, indent=2 if opts.pretty else None, sort_keys=False))
+
+
+def _wants(flag: str, argv: list[str]) -> bool:
+    long = {"-d": "--debug", "-j": "--json", "-p": "--pretty"}[flag]
+    for arg in argv:
+        if arg == "--":
+            break
+        if arg in (flag, long):
+            return True
+        if arg.startswith("-") and not arg.startswith("--") and flag[1] in arg[1:]:
+            return True
+    return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; return its exit code (errors: 1 for failures, 2 for usage)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = _wants("-d", args)
+    as_json = _wants("-j", args) or _wants("-p", args)
+    from ..errors import BPFError
+
+    try:
+        cli.main(args=args, prog_name="pybpf", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        return 130
+    except click.ClickException as exc:
+        if debug:
+            raise
+        _report(exc.format_message(), "see 'pybpf --help' for the grammar", as_json)
+        return 2
+    except BPFError as exc:
+        if debug:
+            raise
+        _report(str(exc), exc.hint, as_json)
+        return 1
+    except (OSError, ValueError) as exc:
+        if debug:
+            raise
+        _report(str(exc), None, as_json)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _report(message: str, hint: str | None, as_json: bool) -> None:
+    if as_json:
+        payload: dict[str, str] = {"error": message}
+        if hint:
+            payload["hint"] = hint
+        click.echo(json.dumps(payload))
+        return
+    line = f"Error: {message}"
+    if hint:
+        line += f" (hint: {hint})"
+    click.echo(line, err=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
