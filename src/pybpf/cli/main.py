@@ -12,32 +12,32 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-from dataclasses import dataclass
-from typing import Any
 
 import click
+
+from .options import Options, emit_json, options
+
+__all__ = ["COMMANDS", "Options", "cli", "emit_json", "main", "options"]
 
 # name -> ("module:attribute" of a click.Command, one-line help); modules are
 # imported on use, and the help column is static so --help imports nothing.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "object": ("pybpf.cli.cmd_object:object_cmd", "Inspect a BPF object file (programs, maps, variables)."),
+    "prog": ("pybpf.cli.cmd_prog:prog_cmd", "Inspect and manage programs (dump xlated, ...)."),
+    "map": ("pybpf.cli.cmd_map:map_cmd", "Create, inspect and edit maps (show, dump, lookup, update, ...)."),
+    "btf": ("pybpf.cli.cmd_btf:btf_cmd", "Inspect BTF type information (btf dump file F, btf show)."),
+    "gen": ("pybpf.cli.cmd_gen:gen_cmd", "Generate skeletons from an object file."),
+    "net": ("pybpf.cli.cmd_net:net_cmd", "Show XDP and tc programs attached to network interfaces."),
+    "link": ("pybpf.cli.cmd_link:link_cmd", "Show and pin BPF links."),
+    "feature": ("pybpf.cli.cmd_feature:feature_cmd", "List program types, map types and helpers supported."),
     "asm": ("pybpf.cli.cmd_isa:asm_cmd", "Assemble text into raw bytecode."),
     "disasm": ("pybpf.cli.cmd_isa:disasm_cmd", "Disassemble bytecode or assembler text."),
-    "run": ("pybpf.cli.cmd_isa:run_cmd", "Run a raw program in the VM and print r0."),
+    "run": ("pybpf.cli.cmd_vm:run_cmd", "Run a raw program in the VM and print r0."),
     "conformance-plugin": (
-        "pybpf.cli.cmd_isa:conformance_plugin_cmd",
+        "pybpf.cli.cmd_vm:conformance_plugin_cmd",
         "Speak the bpf_conformance runner's plugin protocol.",
     ),
 }
-
-
-@dataclass(frozen=True)
-class Options:
-    """Global options every command can read through ``click.get_current_context().obj``."""
-
-    json: bool = False
-    pretty: bool = False
-    debug: bool = False
-    backend: str = "vm"
 
 
 class LazyGroup(click.Group):
@@ -51,7 +51,13 @@ class LazyGroup(click.Group):
         if entry is None:
             return None
         module_name, attr = entry[0].split(":")
-        command: click.Command = getattr(importlib.import_module(module_name), attr)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            raise click.UsageError(f"command {cmd_name!r} is not available in this build") from None
+        command: click.Command = getattr(module, attr)
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -90,18 +96,6 @@ def cli(ctx: click.Context, as_json: bool, pretty: bool, debug: bool, backend: s
     ctx.obj = Options(json=as_json or pretty, pretty=pretty, debug=debug, backend=backend)
 
 
-def options() -> Options:
-    """The global options of the running command."""
-    obj = click.get_current_context().find_root().obj
-    return obj if isinstance(obj, Options) else Options()
-
-
-def emit_json(value: Any) -> None:
-    """Print ``value`` as JSON honouring --pretty."""
-    opts = options()
-    click.echo(json.dumps(value, indent=2 if opts.pretty else None, sort_keys=False))
-
-
 def _wants(flag: str, argv: list[str]) -> bool:
     long = {"-d": "--debug", "-j": "--json", "-p": "--pretty"}[flag]
     for arg in argv:
@@ -122,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     from ..errors import BPFError
 
     try:
-        cli.main(args=args, prog_name="pybpf", standalone_mode=False)
+        # In non-standalone mode click returns the code a command passed to
+        # ctx.exit(n) instead of raising; it is the command's exit status.
+        rc = cli.main(args=args, prog_name="pybpf", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.exceptions.Abort:
@@ -144,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    return 0
+    return rc if isinstance(rc, int) else 0
 
 
 def _report(message: str, hint: str | None, as_json: bool) -> None:

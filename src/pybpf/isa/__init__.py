@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from .asm import assemble, detect_syntax
 from .codec import decode, encode, slot_offsets
+from .disasm import STYLES, disassemble, format_insn
 from .instruction import InsnMeta, Instruction, LineInfo, invalid_reason
 from .opcodes import (
     AluOp,
@@ -17,6 +19,7 @@ from .opcodes import (
 )
 
 __all__ = [
+    "STYLES",
     "AluOp",
     "AtomicOp",
     "CallSrc",
@@ -29,8 +32,12 @@ __all__ = [
     "PseudoSrc",
     "Size",
     "Source",
+    "assemble",
     "decode",
+    "detect_syntax",
+    "disassemble",
     "encode",
+    "format_insn",
     "invalid_reason",
     "slot_offsets",
 ]

@@ -276,6 +276,10 @@ def _jmp_reason(insn: Instruction, cls: int) -> str | None:
         if cls == InsnClass.JMP32 and insn.off:
             return "ja32 with non-zero offset"
         return None
+    if code == JmpOp.JCOND:
+        if cls != InsnClass.JMP or source or insn.src or insn.dst or insn.imm:
+            return "may_goto takes only an offset"
+        return None
     if code in (JmpOp.CALL, JmpOp.EXIT):
         if cls != InsnClass.JMP:
             return f"unknown opcode {op:#04x}"

@@ -66,6 +66,7 @@ class JmpOp(IntEnum):
     JLE = 0xB0
     JSLT = 0xC0
     JSLE = 0xD0
+    JCOND = 0xE0  # may_goto (src 0): a jump the kernel takes only when a loop budget runs out
 
 
 class Size(IntEnum):

@@ -1,0 +1,147 @@
+"""Bad objects get ObjectParseError / BTFError / NotSupportedError, with section and offset."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pybpf.errors import BTFError, NotSupportedError, ObjectParseError
+from pybpf.object import ObjectSpec
+
+FIX = Path(__file__).parent / "bpf"
+XDP = (FIX / "openat_ringbuf.v3.o").read_bytes()
+needs_clang = pytest.mark.skipif(shutil.which("clang-19") is None, reason="needs clang-19")
+
+
+def _sections(data: bytes) -> dict[str, tuple[int, int, int, int]]:
+    """name -> (header offset, type, file offset, size)."""
+    shoff = struct.unpack_from("<Q", data, 0x28)[0]
+    shnum, shstrndx = struct.unpack_from("<HH", data, 0x3C)
+    str_off = struct.unpack_from("<Q", data, shoff + 64 * shstrndx + 0x18)[0]
+    out = {}
+    for i in range(shnum):
+        base = shoff + 64 * i
+        name_off, sh_type = struct.unpack_from("<II", data, base)
+        off, size = struct.unpack_from("<QQ", data, base + 0x18)
+        end = data.index(b"\0", str_off + name_off)
+        out[data[str_off + name_off : end].decode()] = (base, sh_type, off, size)
+    return out
+
+
+def _compile(tmp_path: Path, source: str, *extra: str) -> bytes:
+    src = tmp_path / "t.c"
+    src.write_text(source)
+    obj = tmp_path / "t.o"
+    subprocess.run(
+        ["clang-19", "-O2", "-g", "-c", *extra, str(src), "-o", str(obj), "-I/usr/include/x86_64-linux-gnu"],
+        check=True,
+        capture_output=True,
+    )
+    return obj.read_bytes()
+
+
+@pytest.mark.parametrize("cut", [0, 3, 16, 63, 64, 200, len(XDP) // 2, len(XDP) - 1])
+def test_truncated(cut: int) -> None:
+    with pytest.raises(ObjectParseError):
+        ObjectSpec.from_bytes(XDP[:cut])
+
+
+def test_not_elf() -> None:
+    with pytest.raises(ObjectParseError, match="not an ELF"):
+        ObjectSpec.from_bytes(b"\x7fELX" + XDP[4:])
+
+
+def test_wrong_machine() -> None:
+    bad = bytearray(XDP)
+    struct.pack_into("<H", bad, 18, 62)  # EM_X86_64
+    with pytest.raises(ObjectParseError, match="EM_BPF") as info:
+        ObjectSpec.from_bytes(bytes(bad))
+    assert info.value.offset == 18
+
+
+@needs_clang
+def test_x86_object_rejected(tmp_path: Path) -> None:
+    data = _compile(tmp_path, "int f(void) { return 1; }\n")
+    with pytest.raises(ObjectParseError, match="e_machine 62"):
+        ObjectSpec.from_bytes(data)
+
+
+@needs_clang
+def test_big_endian_rejected(tmp_path: Path) -> None:
+    data = _compile(
+        tmp_path, '__attribute__((section("xdp"))) int f(void *c) { return 2; }\n', "-target", "bpfeb"
+    )
+    with pytest.raises(NotSupportedError, match="big-endian"):
+        ObjectSpec.from_bytes(data)
+
+
+def test_missing_symtab() -> None:
+    bad = bytearray(XDP)
+    base, _, _, _ = _sections(XDP)[".symtab"]
+    struct.pack_into("<I", bad, base + 4, 1)  # SHT_SYMTAB -> SHT_PROGBITS
+    with pytest.raises(ObjectParseError, match="symbol table"):
+        ObjectSpec.from_bytes(bytes(bad))
+
+
+def test_relocation_outside_section() -> None:
+    bad = bytearray(XDP)
+    _, _, off, _ = _sections(XDP)[".reltracepoint/syscalls/sys_enter_openat"]
+    struct.pack_into("<Q", bad, off, 0x10000)
+    with pytest.raises(ObjectParseError, match="outside the code") as info:
+        ObjectSpec.from_bytes(bytes(bad))
+    assert info.value.section == "tracepoint/syscalls/sys_enter_openat" and info.value.offset == 0x10000
+
+
+def test_relocation_into_middle_of_lddw() -> None:
+    bad = bytearray(XDP)
+    _, _, off, _ = _sections(XDP)[".reltracepoint/syscalls/sys_enter_openat"]
+    r_offset = struct.unpack_from("<Q", XDP, off)[0]
+    struct.pack_into("<Q", bad, off, r_offset + 8)
+    with pytest.raises(ObjectParseError, match="middle of an instruction"):
+        ObjectSpec.from_bytes(bytes(bad))
+
+
+def test_bad_btf() -> None:
+    bad = bytearray(XDP)
+    _, _, off, _ = _sections(XDP)[".BTF"]
+    bad[off : off + 2] = b"\x00\x00"
+    with pytest.raises(BTFError):
+        ObjectSpec.from_bytes(bytes(bad))
+
+
+def test_section_past_end_of_file() -> None:
+    bad = bytearray(XDP)
+    base, _, _, _ = _sections(XDP)["license"]
+    struct.pack_into("<Q", bad, base + 0x20, 1 << 40)
+    with pytest.raises(ObjectParseError, match="past end of file") as info:
+        ObjectSpec.from_bytes(bytes(bad))
+    assert info.value.section == "license"
+
+
+@needs_clang
+def test_unknown_section_name(tmp_path: Path) -> None:
+    data = _compile(
+        tmp_path, '__attribute__((section("kprob/x"), used)) int f(void *c) { return 0; }\n', "-target", "bpf"
+    )
+    with pytest.raises(ObjectParseError, match="unknown program section") as info:
+        ObjectSpec.from_bytes(data)
+    assert info.value.section == "kprob/x" and "kprobe" in (info.value.hint or "")
+
+
+@needs_clang
+def test_static_call_within_program_section(tmp_path: Path) -> None:
+    """Subprograms may live in the program's own section (no relocation: pc-relative)."""
+    src = """
+    __attribute__((noinline, section("xdp"))) static int helper(int x) { return x * 3; }
+    __attribute__((section("xdp"), used)) int prog(void *c) { return helper((long)c & 7); }
+    char LICENSE[] __attribute__((section("license"), used)) = "GPL";
+    """
+    spec = ObjectSpec.from_bytes(_compile(tmp_path, src, "-target", "bpf"))
+    prog = spec.programs["prog"]
+    assert list(spec.programs) == ["prog"] and prog.subprograms == ("helper",)
+    calls = [i for i in prog.instructions if i.is_pseudo_call]
+    assert calls and calls[0].meta is not None and calls[0].meta.reference == "helper"

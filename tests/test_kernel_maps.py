@@ -1,0 +1,188 @@
+"""Kernel maps through bpf(2): every common type, element ops, batches and errors."""
+
+from __future__ import annotations
+
+import errno
+import struct
+
+import pytest
+
+from pybpf.errors import KernelError, MapError, MapFullError, MapKeyExistsError, MapKeyNotFoundError
+from pybpf.kernel import KernelMap, MapFlags, UpdateFlags, create_map
+from pybpf.kernel.cpus import parse_cpu_list, possible_cpus
+from pybpf.uapi import MapType
+
+pytestmark = pytest.mark.kernel
+
+
+def u32(v: int) -> bytes:
+    return struct.pack("<I", v)
+
+
+def u64(v: int) -> bytes:
+    return struct.pack("<Q", v)
+
+
+def test_hash_ops_and_errors() -> None:
+    with create_map(MapType.HASH, 4, 8, 4, name="h") as m:
+        m.update(u32(1), u64(10))
+        assert m.lookup(u32(1)) == u64(10)
+        with pytest.raises(MapKeyExistsError) as exc:
+            m.update(u32(1), u64(11), UpdateFlags.NOEXIST)
+        assert exc.value.errno == errno.EEXIST and "map_update_elem" in str(exc.value)
+        with pytest.raises(MapKeyNotFoundError):
+            m.update(u32(2), u64(1), UpdateFlags.EXIST)
+        with pytest.raises(KeyError):
+            m.lookup(u32(99))
+        for k in range(2, 5):
+            m.update(u32(k), u64(k))
+        with pytest.raises(MapFullError) as full:
+            m.update(u32(5), u64(5))
+        assert isinstance(full.value.__cause__, KernelError)
+        assert sorted(m.keys()) == sorted(u32(k) for k in range(1, 5))
+        assert dict(m.items())[u32(3)] == u64(3)
+        m.delete(u32(1))
+        with pytest.raises(MapKeyNotFoundError):
+            m.delete(u32(1))
+        assert m.next_key(None) is not None
+        assert m.get(u32(1)) is None
+        assert m.lookup_and_delete(u32(2)) == u64(2)
+        assert u32(2) not in set(m.keys())
+
+
+def test_bad_sizes_are_refused_before_the_kernel() -> None:
+    with create_map(MapType.HASH, 4, 8, 4) as m:
+        with pytest.raises(MapError) as exc:
+            m.update(b"abc", u64(1))
+        assert exc.value.errno == errno.EINVAL and "key is 3 bytes" in str(exc.value)
+        with pytest.raises(MapError):
+            m.lookup("abcd")  # type: ignore[arg-type]
+        with pytest.raises(MapError):
+            m.update(u32(1), b"short")
+
+
+def test_array_and_freeze() -> None:
+    with create_map(MapType.ARRAY, 4, 4, 3, name="arr") as m:
+        assert m.lookup(u32(2)) == b"\0" * 4
+        m.update(u32(1), b"abcd")
+        assert list(m.keys()) == [u32(0), u32(1), u32(2)]
+        with pytest.raises(MapFullError):  # E2BIG: index beyond max_entries
+            m.update(u32(3), b"abcd")
+        with pytest.raises(MapError) as exc:
+            m.delete(u32(0))
+        assert exc.value.errno == errno.EINVAL
+        m.freeze()
+        with pytest.raises(MapError) as frozen:
+            m.update(u32(0), b"zzzz")
+        assert frozen.value.errno == errno.EPERM
+        assert m.lookup(u32(1)) == b"abcd"
+
+
+@pytest.mark.parametrize("mtype", [MapType.PERCPU_ARRAY, MapType.PERCPU_HASH, MapType.LRU_PERCPU_HASH])
+def test_percpu_values_are_split_per_possible_cpu(mtype: MapType) -> None:
+    ncpu = possible_cpus()
+    with create_map(mtype, 4, 12, 4) as m:
+        values = [bytes([i + 1]) * 12 for i in range(ncpu)]
+        m.update_percpu(u32(0), values)
+        assert m.lookup_percpu(u32(0)) == values
+        assert len(m.lookup(u32(0))) == 16 * ncpu  # raw layout, 8-byte rounded slots
+
+
+def test_lru_evicts_instead_of_failing() -> None:
+    with create_map(MapType.LRU_HASH, 4, 4, 8) as m:
+        for k in range(64):
+            m.update(u32(k), u32(k))
+        assert 0 < len(list(m.keys())) <= 64
+
+
+def test_queue_and_stack() -> None:
+    with create_map(MapType.QUEUE, 0, 4, 3) as q, create_map(MapType.STACK, 0, 4, 3) as s:
+        for v in (1, 2, 3):
+            q.push(u32(v))
+            s.push(u32(v))
+        with pytest.raises(MapFullError):
+            q.push(u32(4))
+        assert q.lookup(None) == u32(1)  # peek
+        assert [q.pop() for _ in range(3)] == [u32(1), u32(2), u32(3)]
+        assert [s.pop() for _ in range(3)] == [u32(3), u32(2), u32(1)]
+        with pytest.raises(MapKeyNotFoundError):
+            q.pop()
+
+
+def test_lpm_trie_longest_prefix() -> None:
+    with create_map(MapType.LPM_TRIE, 8, 4, 16, flags=MapFlags.NO_PREALLOC) as m:
+        m.update(u32(8) + bytes([10, 0, 0, 0]), b"net8")
+        m.update(u32(24) + bytes([10, 1, 2, 0]), b"n24_")
+        assert m.lookup(u32(32) + bytes([10, 1, 2, 3])) == b"n24_"
+        assert m.lookup(u32(32) + bytes([10, 9, 9, 9])) == b"net8"
+        with pytest.raises(MapKeyNotFoundError):
+            m.lookup(u32(32) + bytes([11, 0, 0, 0]))
+
+
+def test_bloom_filter() -> None:
+    with create_map(MapType.BLOOM_FILTER, 0, 4, 100, map_extra=3) as m:
+        m.push(u32(7))
+        assert m.contains_value(u32(7))
+        assert not m.contains_value(u32(12345))
+
+
+def test_map_in_map_and_prog_array() -> None:
+    with (
+        create_map(MapType.ARRAY, 4, 4, 1, name="inner") as inner,
+        create_map(MapType.ARRAY_OF_MAPS, 4, 4, 2, inner_map_fd=inner.fd) as outer,
+    ):
+        outer.update(u32(0), u32(inner.fd))
+        assert struct.unpack("<I", outer.lookup(u32(0)))[0] == inner.info().id
+    with create_map(MapType.PROG_ARRAY, 4, 4, 2) as pa, pytest.raises(MapKeyNotFoundError):
+        pa.lookup(u32(0))
+
+
+def test_batch_operations() -> None:
+    with create_map(MapType.HASH, 4, 8, 200) as m:
+        keys = [u32(k) for k in range(100)]
+        values = [u64(k * 3) for k in range(100)]
+        assert m.update_batch(keys, values) == 100
+        got = m.lookup_batch(chunk=7)
+        assert sorted(got) == sorted(zip(keys, values, strict=True))
+        assert m.delete_batch(keys[:40]) == 40
+        drained = m.lookup_and_delete_batch(chunk=16)
+        assert sorted(k for k, _ in drained) == sorted(keys[40:])
+        assert m.next_key(None) is None
+        assert m.lookup_batch() == []
+
+
+def test_ringbuf_has_no_element_ops() -> None:
+    with create_map(MapType.RINGBUF, 0, 0, 4096) as rb, pytest.raises(MapError):
+        rb.lookup(None)
+
+
+def test_create_errors_carry_command_errno_and_hint() -> None:
+    with pytest.raises(KernelError) as exc:
+        create_map(MapType.ARRAY, 3, 4, 0)
+    assert exc.value.command == "map_create" and exc.value.errno == errno.EINVAL
+    assert exc.value.hint and "key_size" in exc.value.hint
+    with pytest.raises(MapError):
+        create_map(MapType.HASH, 4, 4, 1, name="x" * 16)
+
+
+def test_from_fd_reads_shape_and_info() -> None:
+    with create_map(MapType.HASH, 8, 16, 32, name="shape") as m:
+        info = m.info()
+        assert (info.type, info.key_size, info.value_size, info.max_entries, info.name) == (
+            MapType.HASH,
+            8,
+            16,
+            32,
+            "shape",
+        )
+        import os
+
+        twin = KernelMap.from_fd(os.dup(m.fd))
+        with twin:
+            assert (twin.key_size, twin.value_size, twin.name) == (8, 16, "shape")
+            twin.update(b"k" * 8, b"v" * 16)
+        assert m.lookup(b"k" * 8) == b"v" * 16
+
+
+def test_cpu_list_parser() -> None:
+    assert parse_cpu_list("0-3,8,10-11\n") == [0, 1, 2, 3, 8, 10, 11]

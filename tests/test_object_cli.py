@@ -1,0 +1,96 @@
+"""``pybpf object show`` and ``pybpf prog dump xlated`` on the fixtures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pybpf.cli.main import main
+
+FIX = Path(__file__).parent / "bpf"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    rc = main(list(argv))
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_object_show_json(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, _ = run(capsys, "-j", "object", "show", str(FIX / "maps_btf.v3.o"))
+    assert rc == 0
+    doc = json.loads(out)
+    assert list(doc) == ["name", "license", "kern_version", "programs", "maps", "variables", "externs"]
+    assert doc["name"] == "maps_btf"
+    assert [p["name"] for p in doc["programs"]] == ["tail_a", "tail_b", "xdp_use_maps"]
+    prog = doc["programs"][2]
+    assert (prog["section"], prog["type"], prog["expected_attach_type"]) == ("xdp", "xdp", "xdp")
+    maps = {m["name"]: m for m in doc["maps"]}
+    assert maps["jmp_table"]["initial_values"] == [
+        {"index": 0, "name": "tail_a"},
+        {"index": 2, "name": "tail_b"},
+    ]
+    assert maps["pybpf_fixture_pinned"]["pinning"] == "by_name"
+    assert maps["outer_array"]["inner"]["type"] == "array"
+
+
+def test_object_show_tables(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, _ = run(capsys, "object", "show", str(FIX / "globals.v3.o"))
+    assert rc == 0
+    for word in ("xdp_globals", "tp_btf/task_newtask", "globals.rodata", "foo_array", "CONFIG_HZ", "kconfig"):
+        assert word in out
+
+
+def test_object_show_attach_target_json(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, _ = run(capsys, "-j", "object", "show", str(FIX / "openat_ringbuf.v1.o"))
+    assert rc == 0
+    prog = json.loads(out)["programs"][0]
+    assert prog["attach"] == {
+        "kind": "tracepoint",
+        "raw": "syscalls/sys_enter_openat",
+        "name": "sys_enter_openat",
+        "category": "syscalls",
+    }
+
+
+def test_dump_xlated_plain(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, _ = run(capsys, "prog", "dump", "xlated", "file", str(FIX / "xdp_pass.v1.o"))
+    assert rc == 0
+    lines = out.splitlines()
+    assert lines[0] == "int xdp_pass(struct xdp_md * ctx):"
+    assert lines[1].startswith("; ")
+    assert "   0: (b7) r0 = 2" in lines and "   1: (95) exit" in lines
+
+
+def test_dump_xlated_linum_opcodes_prefixes(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, _ = run(capsys, "prog", "d", "x", "f", str(FIX / "subprogs.v3.o"), "n", "tc_sub_b", "li", "op")
+    assert rc == 0
+    assert "[file:./subprogs.bpf.c line_num:" in out
+    assert "int scale(int x, int factor):" in out
+    assert "       " in out and "95 00 00 00 00 00 00 00" in out
+
+
+def test_dump_xlated_json(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, _ = run(
+        capsys, "-j", "prog", "dump", "xlated", "file", str(FIX / "openat_ringbuf.v3.o"), "opcodes"
+    )
+    assert rc == 0
+    doc = json.loads(out)
+    assert doc[0]["name"] == "trace_openat"
+    insns = doc[0]["insns"]
+    assert insns[0]["proto"].startswith("int trace_openat(")
+    ld = next(i for i in insns if i.get("reference") == "events")
+    assert ld["disasm"].endswith("= map[id:0]") and ld["opcodes"]["code"] == "0x18"
+
+
+def test_dump_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, _, err = run(capsys, "prog", "dump", "xlated", "file", str(FIX / "xdp_pass.v1.o"), "name", "nope")
+    assert rc == 1 and "no program named 'nope'" in err
+    rc, _, err = run(capsys, "prog", "dump", "xlated", "name", "x")
+    assert rc == 2 and "file FILE" in err
+    rc, _, err = run(capsys, "prog", "dump", "xlated", "file")
+    assert rc == 2
+    rc, _, err = run(capsys, "object", "show", "/nonexistent.o")
+    assert rc == 1 and "cannot read" in err

@@ -1,0 +1,256 @@
+"""The SEC-name table: libbpf's matching rules and attach-target parsing."""
+
+from __future__ import annotations
+
+import pytest
+
+from pybpf.elf.sections import (
+    SECTION_DEFS,
+    AttachKind,
+    SecFlag,
+    find_sec_def,
+    lookup_section,
+    parse_attach_target,
+)
+from pybpf.errors import ObjectParseError
+from pybpf.uapi import AttachType as A
+from pybpf.uapi import ProgType as P
+
+BRIEF_NAMES = [
+    "socket",
+    "sk_reuseport",
+    "sk_reuseport/migrate",
+    "kprobe+",
+    "uprobe+",
+    "uprobe.s+",
+    "kretprobe+",
+    "uretprobe+",
+    "uretprobe.s+",
+    "kprobe.multi+",
+    "kretprobe.multi+",
+    "kprobe.session+",
+    "uprobe.multi+",
+    "uretprobe.multi+",
+    "uprobe.multi.s+",
+    "uretprobe.multi.s+",
+    "ksyscall+",
+    "kretsyscall+",
+    "usdt+",
+    "usdt.s+",
+    "tc/ingress",
+    "tc/egress",
+    "tcx/ingress",
+    "tcx/egress",
+    "tc",
+    "classifier",
+    "action",
+    "netkit/primary",
+    "netkit/peer",
+    "tracepoint+",
+    "tp+",
+    "raw_tracepoint+",
+    "raw_tp+",
+    "raw_tracepoint.w+",
+    "raw_tp.w+",
+    "tp_btf+",
+    "fentry+",
+    "fmod_ret+",
+    "fexit+",
+    "fentry.s+",
+    "fmod_ret.s+",
+    "fexit.s+",
+    "freplace+",
+    "lsm+",
+    "lsm.s+",
+    "lsm_cgroup+",
+    "iter+",
+    "iter.s+",
+    "syscall",
+    "xdp.frags/devmap",
+    "xdp/devmap",
+    "xdp.frags/cpumap",
+    "xdp/cpumap",
+    "xdp.frags",
+    "xdp",
+    "perf_event",
+    "lwt_in",
+    "lwt_out",
+    "lwt_xmit",
+    "lwt_seg6local",
+    "sockops",
+    "sk_skb/stream_parser",
+    "sk_skb/stream_verdict",
+    "sk_skb/verdict",
+    "sk_skb",
+    "sk_msg",
+    "lirc_mode2",
+    "flow_dissector",
+    "cgroup_skb/ingress",
+    "cgroup_skb/egress",
+    "cgroup/skb",
+    "cgroup/sock_create",
+    "cgroup/sock_release",
+    "cgroup/sock",
+    "cgroup/post_bind4",
+    "cgroup/post_bind6",
+    "cgroup/bind4",
+    "cgroup/bind6",
+    "cgroup/connect4",
+    "cgroup/connect6",
+    "cgroup/connect_unix",
+    "cgroup/sendmsg4",
+    "cgroup/sendmsg6",
+    "cgroup/sendmsg_unix",
+    "cgroup/recvmsg4",
+    "cgroup/recvmsg6",
+    "cgroup/recvmsg_unix",
+    "cgroup/getpeername4",
+    "cgroup/getpeername6",
+    "cgroup/getpeername_unix",
+    "cgroup/getsockname4",
+    "cgroup/getsockname6",
+    "cgroup/getsockname_unix",
+    "cgroup/sysctl",
+    "cgroup/getsockopt",
+    "cgroup/setsockopt",
+    "cgroup/dev",
+    "struct_ops+",
+    "struct_ops.s+",
+    "sk_lookup",
+    "netfilter",
+]
+
+
+def test_every_libbpf_name_is_in_the_table_once() -> None:
+    patterns = [d.pattern for d in SECTION_DEFS]
+    assert len(patterns) == len(set(patterns))
+    assert set(BRIEF_NAMES) <= set(patterns)
+
+
+@pytest.mark.parametrize("pattern", BRIEF_NAMES)
+def test_each_name_matches_its_own_entry(pattern: str) -> None:
+    name = pattern.rstrip("+")
+    found = find_sec_def(name)
+    assert found is not None and found.pattern == pattern
+
+
+@pytest.mark.parametrize(
+    ("name", "prog_type", "eat", "flags"),
+    [
+        ("socket", P.SOCKET_FILTER, None, SecFlag.NONE),
+        ("sk_reuseport/migrate", P.SK_REUSEPORT, A.SK_REUSEPORT_SELECT_OR_MIGRATE, SecFlag.ATTACHABLE),
+        ("sk_reuseport", P.SK_REUSEPORT, A.SK_REUSEPORT_SELECT, SecFlag.ATTACHABLE),
+        ("xdp", P.XDP, A.XDP, SecFlag.ATTACHABLE | SecFlag.EXP_ATTACH_OPT),
+        ("xdp.frags", P.XDP, A.XDP, SecFlag.XDP_FRAGS),
+        ("xdp.frags/devmap", P.XDP, A.XDP_DEVMAP, SecFlag.XDP_FRAGS),
+        ("xdp/cpumap", P.XDP, A.XDP_CPUMAP, SecFlag.ATTACHABLE),
+        ("tc/ingress", P.SCHED_CLS, A.TCX_INGRESS, SecFlag.NONE),
+        ("tcx/egress", P.SCHED_CLS, A.TCX_EGRESS, SecFlag.NONE),
+        ("tc", P.SCHED_CLS, None, SecFlag.NONE),
+        ("action", P.SCHED_ACT, None, SecFlag.NONE),
+        ("fentry.s/tcp_connect", P.TRACING, A.TRACE_FENTRY, SecFlag.ATTACH_BTF | SecFlag.SLEEPABLE),
+        ("lsm_cgroup/socket_bind", P.LSM, A.LSM_CGROUP, SecFlag.ATTACH_BTF),
+        ("freplace/foo", P.EXT, None, SecFlag.ATTACH_BTF),
+        ("syscall", P.SYSCALL, None, SecFlag.SLEEPABLE),
+        ("usdt.s/x:p:n", P.KPROBE, None, SecFlag.USDT | SecFlag.SLEEPABLE),
+        ("kprobe.session/f", P.KPROBE, A.TRACE_KPROBE_SESSION, SecFlag.NONE),
+        ("uprobe.multi.s/p:f*", P.KPROBE, A.TRACE_UPROBE_MULTI, SecFlag.SLEEPABLE),
+        (
+            "cgroup_skb/ingress",
+            P.CGROUP_SKB,
+            A.CGROUP_INET_INGRESS,
+            SecFlag.ATTACHABLE | SecFlag.EXP_ATTACH_OPT,
+        ),
+        ("cgroup/skb", P.CGROUP_SKB, None, SecFlag.NONE),
+        (
+            "cgroup/sock",
+            P.CGROUP_SOCK,
+            A.CGROUP_INET_SOCK_CREATE,
+            SecFlag.ATTACHABLE | SecFlag.EXP_ATTACH_OPT,
+        ),
+        ("cgroup/getsockname_unix", P.CGROUP_SOCK_ADDR, A.CGROUP_UNIX_GETSOCKNAME, SecFlag.ATTACHABLE),
+        ("cgroup/dev", P.CGROUP_DEVICE, A.CGROUP_DEVICE, SecFlag.ATTACHABLE | SecFlag.EXP_ATTACH_OPT),
+        ("raw_tp.w/sys_exit", P.RAW_TRACEPOINT_WRITABLE, None, SecFlag.NONE),
+        ("iter.s/task", P.TRACING, A.TRACE_ITER, SecFlag.ATTACH_BTF | SecFlag.SLEEPABLE),
+        ("struct_ops.s/init", P.STRUCT_OPS, None, SecFlag.SLEEPABLE),
+        ("sk_lookup", P.SK_LOOKUP, A.SK_LOOKUP, SecFlag.ATTACHABLE),
+        ("netfilter", P.NETFILTER, A.NETFILTER, SecFlag.NONE),
+        ("netkit/peer", P.SCHED_CLS, A.NETKIT_PEER, SecFlag.NONE),
+    ],
+)
+def test_entries(name: str, prog_type: P, eat: A | None, flags: SecFlag) -> None:
+    d = lookup_section(name)
+    assert (d.prog_type, d.expected_attach_type, d.flags) == (prog_type, eat, flags)
+
+
+def test_plus_requires_slash_separator() -> None:
+    assert find_sec_def("kprobe") is not None
+    assert find_sec_def("kprobe/do_sys_open") is not None
+    assert find_sec_def("kprobex") is None  # not "kprobe" + '/'
+    assert find_sec_def("kprobe.multi/x").pattern == "kprobe.multi+"  # type: ignore[union-attr]
+    assert find_sec_def("xdp/foo") is None  # exact-only entry, no such extras
+    assert find_sec_def("socket/1") is None  # old sloppy names are gone (libbpf 1.0)
+
+
+def test_order_most_specific_first() -> None:
+    assert find_sec_def("sk_reuseport/migrate").expected_attach_type == A.SK_REUSEPORT_SELECT_OR_MIGRATE  # type: ignore[union-attr]
+    assert find_sec_def("xdp.frags/cpumap").pattern == "xdp.frags/cpumap"  # type: ignore[union-attr]
+
+
+def test_deprecated_names_still_accepted() -> None:
+    for name in ("tc", "classifier", "action"):
+        d = lookup_section(name)
+        assert d.deprecated
+
+
+def test_unknown_section_names_closest() -> None:
+    with pytest.raises(ObjectParseError) as info:
+        lookup_section("kprob/do_unlinkat")
+    assert "kprob/do_unlinkat" in str(info.value)
+    assert info.value.hint is not None and "kprobe" in info.value.hint
+    with pytest.raises(ObjectParseError) as info:
+        lookup_section("tracepoin")
+    assert "tracepoint" in (info.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        ("tracepoint/syscalls/sys_enter_openat", {"category": "syscalls", "name": "sys_enter_openat"}),
+        ("tp/sched/sched_switch", {"category": "sched", "name": "sched_switch"}),
+        ("kprobe/do_unlinkat", {"name": "do_unlinkat", "symbol": "do_unlinkat", "offset": None}),
+        ("kprobe/tcp_v4_connect+0x10", {"symbol": "tcp_v4_connect", "offset": 16}),
+        ("kretprobe/do_unlinkat", {"name": "do_unlinkat"}),
+        ("fentry/tcp_connect", {"name": "tcp_connect"}),
+        ("tp_btf/sched_switch", {"name": "sched_switch"}),
+        ("lsm.s/bprm_committed_creds", {"name": "bprm_committed_creds"}),
+        ("raw_tp/sys_enter", {"name": "sys_enter"}),
+        ("uprobe//bin/bash:readline", {"path": "/bin/bash", "symbol": "readline", "offset": None}),
+        ("uprobe/libc.so.6:malloc+12", {"path": "libc.so.6", "symbol": "malloc", "offset": 12}),
+        ("uretprobe.s//usr/bin/x:main", {"path": "/usr/bin/x", "symbol": "main"}),
+        (
+            "usdt//usr/lib/libc.so.6:libc:setjmp",
+            {"path": "/usr/lib/libc.so.6", "provider": "libc", "name": "setjmp"},
+        ),
+        ("uprobe.multi//bin/bash:read*", {"path": "/bin/bash", "name": "read*"}),
+        ("kprobe.multi/tcp_*", {"name": "tcp_*"}),
+        ("ksyscall/unlinkat", {"name": "unlinkat"}),
+    ],
+)
+def test_attach_targets(section: str, expected: dict[str, object]) -> None:
+    target = parse_attach_target(lookup_section(section), section)
+    assert target is not None
+    for key, value in expected.items():
+        assert getattr(target, key) == value, key
+
+
+def test_no_extras_no_target() -> None:
+    assert parse_attach_target(lookup_section("kprobe"), "kprobe") is None
+    assert parse_attach_target(lookup_section("xdp"), "xdp") is None
+    assert lookup_section("usdt").attach is AttachKind.USDT
+
+
+@pytest.mark.parametrize("section", ["tracepoint/onlyone", "usdt/path:name", "uprobe/nocolon"])
+def test_bad_extras(section: str) -> None:
+    with pytest.raises(ObjectParseError):
+        parse_attach_target(lookup_section(section), section)
