@@ -59,6 +59,21 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     pytest.skip(reason)
 
 
+_CONFORMANCE: dict[str, bool] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Count conformance files (runs in the controller, also under xdist)."""
+    if "test_conformance.py::test_conformance[" in report.nodeid and report.when == "call":
+        _CONFORMANCE[report.nodeid] = report.passed
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _CONFORMANCE:
+        passed = sum(_CONFORMANCE.values())
+        terminalreporter.write_line(f"conformance: {passed}/{len(_CONFORMANCE)} passed (cpu v4, callx)")
+
+
 @pytest.fixture(scope="session")
 def conformance_dir() -> Path:
     if not CONFORMANCE_DIR.is_dir():

@@ -1,14 +1,12 @@
 """The bpf_conformance suite: every .data file at cpu v4 with callx, one test per file.
 
 The directory comes from PYBPF_CONFORMANCE_DIR (default ../shared/conformance/tests);
-the session prints ``conformance: N/M passed`` at the end.
+the session prints ``conformance: N/M passed`` at the end (tests/conftest.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,23 +16,6 @@ from pybpf.vm import VM
 from pybpf.vm.conformance import conformance_helpers, load_case
 
 FILES = sorted(CONFORMANCE_DIR.glob("*.data")) if CONFORMANCE_DIR.is_dir() else []
-RESULTS: dict[str, bool] = {}
-
-
-class _SummaryPlugin:
-    """Registered on first use; prints ``conformance: N/M passed`` in the terminal summary."""
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if RESULTS:
-            terminalreporter.write_line(f"conformance: {sum(RESULTS.values())}/{len(FILES)} passed")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _summary(request: pytest.FixtureRequest) -> Iterator[None]:
-    manager = request.config.pluginmanager
-    if not manager.has_plugin("pybpf-conformance-summary"):
-        manager.register(_SummaryPlugin(), "pybpf-conformance-summary")
-    yield
 
 
 def _check(path: Path, engine: str) -> None:
@@ -57,9 +38,7 @@ def test_conformance_dir_complete(conformance_dir: Path) -> None:
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_conformance(path: Path) -> None:
-    RESULTS[path.name] = False
     _check(path, "compiled")
-    RESULTS[path.name] = True
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
