@@ -9,8 +9,8 @@ from pathlib import Path
 import dpkt
 import pytest
 
+import pybpf
 from pybpf.errors import VerifierError
-from pybpf.loaded import load
 from pybpf.progtypes.tracing import parse_tracepoint_format
 from pybpf.runtime.task import Task
 from test_helpers_runtime import OPENAT_FORMAT
@@ -25,10 +25,10 @@ def ipv4_frame(src: str) -> bytes:
 
 
 def test_xdp_srcip_prints_source_and_passes():
-    with load(BPF / "xdp_srcip.v3.o", task=TASK) as obj:
+    with pybpf.load(BPF / "xdp_srcip.v3.o", task=TASK) as obj:
         res = obj.programs["xdp_srcip"].test_run(data_in=ipv4_frame("192.168.72.1"), repeat=2)
         assert res.retval == 2  # XDP_PASS
-        log = obj.backend.runtime.trace_log
+        log = obj.trace_log
         assert log.messages == ["Received Source IP: 192.168.72.1"] * 2
         assert "cat-5001" in log.lines()[0]
         assert obj.maps["pkt_count"].lookup(bytes(4)) == struct.pack("<Q", 2)
@@ -36,14 +36,16 @@ def test_xdp_srcip_prints_source_and_passes():
 
 def test_openat_ringbuf_record_reaches_python_callback():
     fmt = parse_tracepoint_format(OPENAT_FORMAT)
-    with load(BPF / "openat_ringbuf.v3.o", task=TASK) as obj:
+    with pybpf.load(BPF / "openat_ringbuf.v3.o", task=TASK) as obj:
         memory = obj.backend.runtime.memory
         filename = memory.add("user:filename", bytearray(b"/etc/hostname\0"))
         record = fmt.build_record({"flags": 0o100}, pid=TASK.pid, pointer_values={"filename": filename.base})
         res = obj.programs["trace_openat"].test_run(ctx_in=record)
         assert res.retval == 0
         events: list[bytes] = []
-        obj.maps["events"].consume(lambda data: events.append(bytes(data)))
+        with pybpf.RingBuffer(obj.maps["events"], events.append) as rb:
+            assert rb.poll(timeout_ms=100) == 1
+            assert rb.consume() == 0
         assert len(events) == 1
         pid, tid, flags = struct.unpack_from("<IIq", events[0])
         comm = events[0][16:32].rstrip(b"\0")
@@ -57,7 +59,7 @@ def test_other_fixtures_load(fixture):
     if not path.exists():
         pytest.skip(f"{path.name} not built")
     try:
-        with load(path) as obj:
+        with pybpf.load(path) as obj:
             assert obj.programs
     except VerifierError as exc:  # a helper outside our per-type sets would show up here
         pytest.fail(f"{fixture}: {exc}")

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 from .errors import BPFError
 
 if TYPE_CHECKING:
-    from .loaded import load
     from .object import ObjectSpec
     from .readers import PerfBuffer, RingBuffer
+    from .runtime.loader import load
 
 __version__ = "0.1.0"
 __all__ = ["BPFError", "ObjectSpec", "PerfBuffer", "RingBuffer", "__version__", "load"]
@@ -27,7 +27,7 @@ def __getattr__(name: str) -> Any:
 
         return ObjectSpec
     if name == "load":
-        from .loaded import load
+        from .runtime.loader import load
 
         return load
     if name in ("RingBuffer", "PerfBuffer"):

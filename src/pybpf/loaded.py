@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,24 @@ class Program:
         )
         return result
 
+    def attach(self, target: Any = None, **options: Any) -> Any:
+        """Attach where the section says (tracepoint, raw_tp, kprobe, uprobe, fentry...);
+        XDP and tc take an interface, cgroup programs a cgroup path, as ``target``.
+
+        Returns a Link; the object closes it on exit unless you close it first.
+        """
+        attach = getattr(self._backend, "attach", None)
+        if attach is None:
+            raise NotSupportedError(f"the {self._backend.name} backend cannot attach programs")
+        return attach(self.handle, self.spec, target, **options)
+
+    def pin(self, path: str) -> None:
+        """Pin the program on bpffs (kernel backend)."""
+        pin = getattr(self._backend, "pin", None)
+        if pin is None:
+            raise NotSupportedError(f"the {self._backend.name} backend cannot pin programs")
+        pin(self.handle, path)
+
     def __repr__(self) -> str:
         return f"Program({self.name!r}, {self.spec.prog_type.uapi_name})"
 
@@ -40,19 +59,46 @@ class Program:
 class LoadedObject:
     """Programs and maps of one object in one backend; a context manager that releases them."""
 
-    def __init__(self, spec: ObjectSpec, backend: Any) -> None:
-        self.spec = spec
+    def __init__(self, spec: ObjectSpec, backend: Any, *, programs: Iterable[str] | None = None) -> None:
         self.backend = backend
         self.maps: dict[str, Any] = {}
         self.programs: dict[str, Program] = {}
+        self.links: list[Any] = []
+        wanted = None if programs is None else set(programs)
+        if wanted is not None:
+            unknown = wanted - set(spec.programs)
+            if unknown:
+                raise BPFError(f"no program(s) named {', '.join(sorted(unknown))} in {spec.name or 'object'}")
         try:
-            for name, map_spec in spec.maps.items():
+            prepare = getattr(backend, "prepare", None)
+            self.spec = prepare(spec) if prepare is not None else spec
+            for name, map_spec in self.spec.maps.items():
                 self.maps[name] = backend.create_map(map_spec)
-            for name, prog_spec in spec.programs.items():
+            for name, prog_spec in self.spec.programs.items():
+                if wanted is not None and name not in wanted:
+                    continue
                 self.programs[name] = Program(prog_spec, backend.load_program(prog_spec, self.maps), backend)
+            finalize = getattr(backend, "finalize", None)
+            if finalize is not None:
+                finalize(self.maps, {n: p.handle for n, p in self.programs.items()})
         except BaseException:
             backend.close()
             raise
+
+    def attach_all(self) -> list[Any]:
+        """Attach every program whose section says where (libbpf's skeleton attach).
+
+        Programs that need a target (XDP, tc, cgroup) or cannot be auto-attached are
+        skipped; the links are returned and closed with the object.
+        """
+        from .backends.kernel import can_auto_attach
+
+        links = []
+        for program in self.programs.values():
+            if can_auto_attach(program.spec):
+                links.append(program.attach())
+        self.links.extend(links)
+        return links
 
     def global_bytes(self, name: str) -> bytes:
         """Current bytes of a global variable (read from its data map's storage)."""
@@ -74,6 +120,10 @@ class LoadedObject:
         bpf_map.update(bytes(4), bytes(value))
 
     def close(self) -> None:
+        """Detach links, release programs, maps and BTF (pins stay, as in libbpf)."""
+        for link in self.links:
+            link.close()
+        self.links.clear()
         self.backend.close()
 
     def __enter__(self) -> LoadedObject:
@@ -83,13 +133,28 @@ class LoadedObject:
         self.close()
 
 
-def load(source: str | Path | ObjectSpec, backend: str | Any = "vm", **options: Any) -> LoadedObject:
-    """Load an object (path or spec) into a backend ("vm", or a Backend instance)."""
+def load(
+    source: str | Path | ObjectSpec,
+    backend: str | Any = "vm",
+    *,
+    programs: Iterable[str] | None = None,
+    **options: Any,
+) -> LoadedObject:
+    """Load an object (path or spec) into a backend ("vm", "kernel", or a Backend instance).
+
+    ``programs`` limits loading to the named programs (libbpf's autoload=false for
+    the others); ``options`` go to the backend's constructor.
+    """
     spec = source if isinstance(source, ObjectSpec) else ObjectSpec.from_file(source)
     if isinstance(backend, str):
-        if backend != "vm":
-            raise NotSupportedError(f"backend {backend!r} is not available here (use 'vm' or pass a Backend)")
-        from .backends.vm import VmBackend
+        if backend == "vm":
+            from .backends.vm import VmBackend
 
-        backend = VmBackend(**options)
-    return LoadedObject(spec, backend)
+            backend = VmBackend(**options)
+        elif backend == "kernel":
+            from .backends.kernel import KernelBackend
+
+            backend = KernelBackend(**options)
+        else:
+            raise NotSupportedError(f"unknown backend {backend!r} (use 'vm', 'kernel' or pass a Backend)")
+    return LoadedObject(spec, backend, programs=programs)

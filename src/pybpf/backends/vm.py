@@ -10,28 +10,37 @@ against its helper set.
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from typing import Any
 
-from ..errors import NotSupportedError, ObjectParseError
+from ..errors import MapError, ObjectParseError
 from ..helpers.defaults import build_default_registry
 from ..helpers.registry import HelperRegistry
 from ..isa.instruction import Instruction
 from ..isa.opcodes import PseudoSrc
 from ..maps.factory import create_map
-from ..object.spec import MapSpec, ProgramSpec
+from ..object.spec import MapKind, MapSpec, ProgramSpec
 from ..progtypes import spec_for
 from ..runtime.clock import Clock
+from ..runtime.mapview import MapView
 from ..runtime.program import VmProgram
 from ..runtime.state import Runtime
 from ..runtime.task import Task
 from ..runtime.testrun import test_run as vm_test_run
 from ..runtime.tracelog import TraceLog
+from ..uapi import MapType
 from ..vm.machine import DEFAULT_MAX_INSTRUCTIONS, Engine
 from ..vm.memory import AddressSpace
 from .testrun import TestRun
 
 _KEY0 = bytes(4)
+_MAP_IN_MAP = (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS)
+
+
+def _kernel_name(name: str) -> str:
+    """The name the kernel keeps: libbpf cuts it to BPF_OBJ_NAME_LEN - 1 and drops other characters."""
+    return "".join(c for c in name if c.isascii() and (c.isalnum() or c in "_."))[:15]
 
 
 class VmBackend:
@@ -49,29 +58,75 @@ class VmBackend:
         helpers: HelperRegistry | None = None,
         engine: Engine = "compiled",
         max_instructions: int = DEFAULT_MAX_INSTRUCTIONS,
+        btf: Any = None,
+        num_cpus: int | None = None,
     ) -> None:
+        #: The object's parsed BTF: maps get typed keys/values and bpf_spin_lock offsets from it.
+        self.btf = btf
+        self.num_cpus = num_cpus
         self.runtime = Runtime(AddressSpace(), task=task, trace_log=trace_log, clock=clock, seed=seed)
         self.helpers = helpers if helpers is not None else build_default_registry()
         self.engine: Engine = engine
         self.max_instructions = max_instructions
         self._maps: list[Any] = []
         self._programs: list[VmProgram] = []
+        self._maps_by_name: dict[str, Any] = {}
+        self._programs_by_name: dict[str, VmProgram] = {}
+        #: Initial values (prog arrays, maps of maps) whose target is not loaded yet:
+        #: target name -> [(outer map, index)].
+        self._pending: dict[str, list[tuple[Any, int]]] = {}
+
+    @property
+    def trace_log(self) -> TraceLog:
+        """Where bpf_printk output of this backend's programs goes."""
+        return self.runtime.trace_log
 
     # -- maps ---------------------------------------------------------------------
-    def create_map(self, spec: MapSpec) -> Any:
-        if spec.inner is not None:
-            raise NotSupportedError(f"map {spec.name}: maps of maps are not supported by the VM backend yet")
-        bpf_map = create_map(
-            spec.type, spec.key_size, spec.value_size, spec.max_entries, spec.flags, name=spec.name,
-            map_extra=spec.map_extra,
+    def _new_map(self, spec: MapSpec, *, inner: Any = None) -> Any:
+        typed = self.btf is not None and spec.kind is MapKind.BTF and spec.value_type_id
+        max_entries = spec.max_entries
+        if spec.type is MapType.PERF_EVENT_ARRAY and max_entries == 0:
+            max_entries = self.num_cpus or os.cpu_count() or 1  # libbpf: one slot per possible CPU
+        return create_map(
+            spec.type, spec.key_size, spec.value_size, max_entries, spec.flags, name=_kernel_name(spec.name),
+            map_extra=spec.map_extra, inner_map=inner, num_cpus=self.num_cpus,
+            btf=self.btf if typed else None,
+            btf_key=spec.key_type_id if typed else None,
+            btf_value=spec.value_type_id if typed else None,
         )  # fmt: skip
+
+    def create_map(self, spec: MapSpec) -> Any:
+        template = None
+        if spec.type in _MAP_IN_MAP:
+            if spec.inner is None:
+                raise ObjectParseError(f"map {spec.name}: a map of maps needs an inner map definition")
+            template = self._new_map(replace(spec.inner, name=""))
+        try:
+            bpf_map = self._new_map(spec, inner=template)
+        finally:
+            if template is not None:
+                template.close()  # the outer map copied what it needs (the template's attributes)
         if spec.data is not None:
             bpf_map.update(_KEY0, spec.data.ljust(spec.value_size, b"\0"))
             if spec.readonly:
                 bpf_map.freeze()
         self.runtime.bind_map(bpf_map, spec.name)
         self._maps.append(bpf_map)
-        return bpf_map
+        self._maps_by_name[spec.name] = bpf_map
+        for index, target in spec.initial_values:
+            self._pending.setdefault(target, []).append((bpf_map, index))
+        self._fill_pending(spec.name, bpf_map)
+        for name, existing in list(self._maps_by_name.items()):
+            self._fill_pending(name, existing)
+        return MapView(bpf_map)
+
+    def _fill_pending(self, name: str, target: Any) -> None:
+        """Store ``target`` (a map or program now live) in the outer maps that name it."""
+        for outer, index in self._pending.pop(name, ()):
+            try:
+                outer.update(index.to_bytes(4, "little"), target)
+            except MapError as exc:
+                raise ObjectParseError(f"map {outer.name}: initial value [{index}] = {name}: {exc}") from exc
 
     # -- programs -------------------------------------------------------------------
     def _relocate(self, prog: ProgramSpec, insn: Instruction, maps: dict[str, Any]) -> Instruction:
@@ -100,6 +155,8 @@ class VmBackend:
             max_instructions=self.max_instructions,
         )
         self._programs.append(program)
+        self._programs_by_name[spec.name] = program
+        self._fill_pending(spec.name, program)
         return program
 
     def test_run(
@@ -120,3 +177,6 @@ class VmBackend:
             bpf_map.close()
         self._programs.clear()
         self._maps.clear()
+        self._maps_by_name.clear()
+        self._programs_by_name.clear()
+        self._pending.clear()

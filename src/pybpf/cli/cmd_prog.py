@@ -2,6 +2,8 @@
 
 Verbs live in :data:`VERBS` (name -> handler taking the remaining arguments),
 matched by unique prefix as bpftool does; adding a verb is adding one entry.
+Programs are named by ``id N``, ``pinned PATH``, ``name NAME`` or ``tag TAG`` in
+the VM bpffs (default) or, with ``--backend kernel``, in the running kernel.
 
 ``prog dump xlated file FILE [name PROG] [linum] [opcodes]`` prints the linked
 instructions of the programs in an object file as ``bpftool prog dump xlated``
@@ -18,8 +20,25 @@ from typing import Any
 import click
 
 from ..errors import BPFError, NotSupportedError
-from .keywords import Keyword, dispatch, parse_keywords, text_arg
-from .main import emit_json, options
+from .keywords import Keyword, dispatch, match_prefix, parse_keywords, text_arg
+from .options import emit_json, options
+from .refs import no_more, parse_ref
+from .store import current_store
+
+PROG_REF = "id N | pinned PATH | name NAME | tag TAG"
+_REF_KINDS = ("id", "pinned", "name", "tag")
+GRAMMAR = f"""Usage: pybpf prog {{ show | list }} [PROG]
+       pybpf prog dump xlated {{ PROG | file FILE [name NAME] }} [linum] [opcodes]
+       pybpf prog pin PROG PATH
+       pybpf prog load OBJ PATH [type TYPE] [map name NAME pinned MAP_PATH]...
+       pybpf prog loadall OBJ DIR [type TYPE] [pinmaps MAP_DIR]
+       pybpf prog run PROG data_in FILE [data_out FILE] [ctx_in FILE] [ctx_out FILE] [repeat N]
+       pybpf prog help
+
+       PROG := {{ {PROG_REF} }}
+       TYPE := a program type (xdp, socket_filter, sched_cls, kprobe, ...)
+       PATH: a pin in the VM bpffs ($PYBPF_FS; /sys/fs/bpf/X means X in it), or bpffs with --backend kernel
+"""
 
 Handler = Callable[[list[str]], None]
 
@@ -122,9 +141,29 @@ def xlated_json(spec: Any, prog: Any, *, linum: bool = False, opcodes: bool = Fa
     return out
 
 
+def _dump_loaded(args: list[str]) -> None:
+    """``prog dump xlated PROG [linum] [opcodes]``: a loaded program, bpftool's flat JSON list."""
+    ref, rest = parse_ref(args, what="PROG", kinds=_REF_KINDS)
+    flags = {"linum": False, "opcodes": False}
+    for word in rest:
+        flags[match_prefix(word, list(flags), what="keyword")] = True
+    xp = current_store().xlated(ref)
+    if options().json:
+        recs = xlated_json(xp, xp, linum=flags["linum"], opcodes=flags["opcodes"])
+        for rec in recs:
+            rec.pop("pc", None)
+            rec.pop("reference", None)
+        emit_json(recs)
+        return
+    click.echo("\n".join(xlated_lines(xp, xp, linum=flags["linum"], opcodes=flags["opcodes"])))
+
+
 def dump_xlated(args: list[str]) -> None:
     from .cmd_object import load_object
 
+    if args and not (args[0] and "file".startswith(args[0])):
+        _dump_loaded(args)
+        return
     kw = parse_keywords(args, DUMP_KEYWORDS)
     path = text_arg(kw, "file") or ""
     spec = load_object(path)
@@ -162,15 +201,160 @@ def dump(args: list[str]) -> None:
     dispatch(args, DUMP_KINDS, what="dump kind")
 
 
-#: verb -> handler(remaining args).  Other verbs (show, load, run, pin...) plug in here.
-VERBS: dict[str, Handler] = {"dump": dump}
+def show(args: list[str]) -> None:
+    store = current_store()
+    if args:
+        ref, rest = parse_ref(args, what="PROG", kinds=_REF_KINDS)
+        no_more(rest, f"prog show [{PROG_REF}]")
+        records = [store.prog(ref)]
+    else:
+        records = store.progs()
+    if options().json:
+        emit_json(records[0] if args else records)
+        return
+    from .table import print_table
+
+    print_table(
+        None,
+        ("id", "type", "name", "tag", "xlated", "map_ids", "loaded_at", "pinned"),
+        [
+            (
+                p["id"], p["type"], p["name"], p["tag"], f"{p['bytes_xlated']}B",
+                ",".join(map(str, p.get("map_ids", []))), _when(p["loaded_at"]), "\n".join(p.get("pinned", [])),
+            )  # fmt: skip
+            for p in records
+        ],
+    )
+
+
+def _when(epoch: int) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(epoch))
+
+
+def pin(args: list[str]) -> None:
+    ref, rest = parse_ref(args, what="PROG", kinds=_REF_KINDS)
+    if len(rest) != 1:
+        raise click.UsageError(f"expected: prog pin {{{PROG_REF}}} PATH")
+    current_store().prog_pin(ref, rest[0])
+
+
+def _prog_type(name: str | None) -> Any:
+    from ..uapi import ProgType
+
+    if name is None:
+        return None
+    names = {t.uapi_name: t for t in ProgType}
+    if name not in names:
+        raise click.UsageError(f"unknown program type {name!r} (expected one of: {', '.join(names)})")
+    return names[name]
+
+
+def _vm_only(verb: str) -> None:
+    if options().backend != "vm":
+        raise NotSupportedError(f"prog {verb} with --backend kernel is not supported yet (load into the VM bpffs)")
+
+
+def load(args: list[str]) -> None:
+    """``prog load OBJ PATH [type T] [map name NAME pinned MPATH]...``: load and pin the first program."""
+    from ..registry import BpfFs, load_object_into
+
+    _vm_only("load")
+    grammar = "prog load OBJ PATH [type TYPE] [map name NAME pinned MAP_PATH]..."
+    if len(args) < 2:
+        raise click.UsageError(f"expected: {grammar}")
+    obj, path, rest = args[0], args[1], args[2:]
+    ptype = None
+    map_pins: dict[str, str] = {}
+    i = 0
+    while i < len(rest):
+        word = match_prefix(rest[i], ["type", "map"], what="keyword")
+        if word == "type":
+            if i + 1 >= len(rest):
+                raise click.UsageError("type needs a TYPE")
+            ptype = _prog_type(rest[i + 1])
+            i += 2
+            continue
+        if i + 4 >= len(rest) + 0 and len(rest) - i < 5:
+            raise click.UsageError(f"expected: map name NAME pinned MAP_PATH ({grammar})")
+        match_prefix(rest[i + 1], ["name"], what="keyword (map name NAME pinned PATH)")
+        match_prefix(rest[i + 3], ["pinned"], what="keyword (map name NAME pinned PATH)")
+        map_pins[rest[i + 2]] = rest[i + 4]
+        i += 5
+    fs = BpfFs()
+    fs.resolve(path)
+    with fs.locked():
+        records, _ = load_object_into(fs, obj, prog_type=ptype, map_pins=map_pins, only_first=True)
+        fs.pin(fs.prog_file(records[0].id), path)
+
+
+def loadall(args: list[str]) -> None:
+    """``prog loadall OBJ DIR [type T] [pinmaps MDIR]``: every program pinned as DIR/NAME."""
+    from ..registry import BpfFs, load_object_into
+
+    _vm_only("loadall")
+    if len(args) < 2:
+        raise click.UsageError("expected: prog loadall OBJ DIR [type TYPE] [pinmaps MAP_DIR]")
+    kw = parse_keywords(args[2:], (Keyword("type", "TYPE"), Keyword("pinmaps", "MAP_DIR")))
+    fs = BpfFs()
+    pin_dir = fs.resolve(args[1])
+    map_dir = text_arg(kw, "pinmaps")
+    for d in (args[1], map_dir):
+        if d is not None:
+            fs.resolve(d).mkdir(parents=True, exist_ok=True)
+    with fs.locked():
+        records, map_ids = load_object_into(fs, args[0], prog_type=_prog_type(text_arg(kw, "type")))
+        for rec in records:
+            fs.pin(fs.prog_file(rec.id), str(pin_dir / rec.name))
+        if map_dir is not None:
+            for name, map_id in map_ids.items():
+                fs.pin(fs.map_file(map_id), str(fs.resolve(map_dir) / name))
+
+
+def run(args: list[str]) -> None:
+    """``prog run``: the handler lives in cli/prog_run.py (another module's verb)."""
+    import importlib
+
+    try:
+        module = importlib.import_module("pybpf.cli.prog_run")
+    except ModuleNotFoundError as exc:
+        if exc.name != "pybpf.cli.prog_run":
+            raise
+        raise NotSupportedError("prog run is not available in this build") from None
+    for attr in ("run_verb", "prog_run", "run", "handler", "main"):
+        handler = getattr(module, attr, None)
+        if callable(handler):
+            handler(args)
+            return
+    raise NotSupportedError("prog run: cli/prog_run.py exposes no handler")
+
+
+def help_verb(args: list[str]) -> None:
+    click.echo(GRAMMAR.rstrip("\n"))
+
+
+#: verb -> handler(remaining args), matched by unique prefix.
+VERBS: dict[str, Handler] = {
+    "show": show,
+    "list": show,
+    "dump": dump,
+    "pin": pin,
+    "load": load,
+    "loadall": loadall,
+    "run": run,
+    "help": help_verb,
+}
 
 
 @click.command(
     "prog",
+    help="Inspect, load, pin and run programs.\n\n\b\n" + GRAMMAR,
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
 )
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def prog_cmd(args: tuple[str, ...]) -> None:
-    """Program verbs, bpftool grammar: prog dump xlated file FILE [name PROG] [linum] [opcodes]."""
+    if not args:
+        help_verb([])
+        return
     dispatch(list(args), VERBS)

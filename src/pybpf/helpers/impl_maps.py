@@ -10,32 +10,100 @@ kernel's negative errno.
 from __future__ import annotations
 
 import errno
+import struct
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import MapError
-from ..runtime.state import runtime_of
+from ..runtime.state import RUNTIME_KEY, Runtime, runtime_of
+from ..uapi import MapType
 from ..vm.context import CallContext
+from ..vm.memory import OFFSET_MASK, SLOT_BITS
 from .impl_common import A, HelperDef, R, map_errno, neg, proto
+
+_U32 = struct.Struct("<I")
 
 
 def _key(ctx: CallContext, bpf_map: Any, key_ptr: int) -> bytes:
     return ctx.memory.read(key_ptr, bpf_map.key_size)
 
 
+LookupPlan = Callable[[CallContext, int], int]
+
+
+def _array_plan(bpf_map: Any, base: int) -> LookupPlan | None:
+    """A direct index computation for a plain ARRAY: the hot path of packet counters.
+
+    The value of index ``i`` lives at ``base + first + i * stride``; both come from the
+    map's public ``value_offset``, so the plan follows the map's own layout.
+    """
+    if bpf_map.map_type is not MapType.ARRAY or getattr(bpf_map, "percpu", False) or bpf_map.key_size != 4:
+        return None
+    first = bpf_map.value_offset(bytes(4))
+    if first is None:
+        return None
+    n = bpf_map.max_entries
+    stride = (bpf_map.value_offset((1).to_bytes(4, "little")) - first) if n > 1 else 0
+    start = base + first
+
+    def lookup(ctx: CallContext, key_ptr: int) -> int:
+        memory = ctx.memory
+        buf = memory.readable.get(key_ptr >> SLOT_BITS)
+        off = key_ptr & OFFSET_MASK
+        if buf is None or off + 4 > len(buf):
+            raise memory.fault(key_ptr, 4, "read")
+        i = _U32.unpack_from(buf, off)[0]
+        return 0 if i >= n else start + i * stride
+
+    return lookup
+
+
+def _generic_plan(runtime: Runtime, bpf_map: Any, base: int) -> LookupPlan:
+    key_size = bpf_map.key_size
+    inner_map = getattr(bpf_map, "inner_map", None)
+    percpu = bool(getattr(bpf_map, "percpu", False))
+    value_offset = bpf_map.value_offset
+    value_offset_cpu = getattr(bpf_map, "value_offset_cpu", value_offset)
+
+    def lookup(ctx: CallContext, key_ptr: int) -> int:
+        key = ctx.memory.read(key_ptr, key_size)
+        if inner_map is not None:  # map-in-map: the program gets the inner map itself
+            inner = inner_map(key)
+            return 0 if inner is None else runtime.handle_of(inner)
+        try:
+            offset = value_offset_cpu(key, runtime.task.cpu) if percpu else value_offset(key)
+        except MapError:
+            return 0
+        return 0 if offset is None else base + offset
+
+    return lookup
+
+
+def _plan(runtime: Runtime, map_handle: int) -> LookupPlan:
+    plans: dict[int, LookupPlan] = runtime.lookup_plans
+    plan = plans.get(map_handle)
+    if plan is None:
+        binding = runtime.binding_of(map_handle)
+        base = binding.region.base
+        plan = _array_plan(binding.map, base) or _generic_plan(runtime, binding.map, base)
+        plans[map_handle] = plan
+    return plan
+
+
 def map_lookup_elem(ctx: CallContext, map_handle: int, key_ptr: int, r3: int, r4: int, r5: int) -> int:
-    """Pointer to the value, or NULL (0) when the key is absent."""
-    runtime = runtime_of(ctx)
-    binding = runtime.binding_of(map_handle)
-    bpf_map = binding.map
-    key = _key(ctx, bpf_map, key_ptr)
-    try:
-        if getattr(bpf_map, "percpu", False):
-            offset = bpf_map.value_offset_cpu(key, runtime.task.cpu)
-        else:
-            offset = bpf_map.value_offset(key)
-    except MapError:
-        return 0
-    return 0 if offset is None else binding.region.base + offset
+    """Pointer to the value, or NULL (0) when the key is absent.
+
+    Each map gets a lookup plan once (per runtime and handle): arrays compute the
+    address directly, other maps go through ``value_offset``; this is the helper
+    every packet counter calls, so it avoids per-call attribute and type lookups.
+    """
+    runtime = ctx.state.get(RUNTIME_KEY)
+    if runtime is None:
+        runtime = runtime_of(ctx)
+    plan = runtime.lookup_plans.get(map_handle)
+    if plan is None:
+        plan = _plan(runtime, map_handle)
+    return plan(ctx, key_ptr)
 
 
 def map_lookup_percpu_elem(

@@ -55,6 +55,8 @@ class PacketBuffer:
         self.reserved_head = reserved_head
         self.region: Region = memory.add(name, self.buf, Perm.RW)
         self.observers: list[Callable[[PacketBuffer], None]] = []
+        #: ids of the VMs whose LD_ABS view already follows this packet (one observer each).
+        self.followers: set[int] = set()
 
     # -- views -------------------------------------------------------------
     @property

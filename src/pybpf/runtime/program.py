@@ -62,6 +62,7 @@ class VmProgram:
         self.insns: list[Instruction] = rewrite_ctx_access(resolved, spec, check_helpers=check_helpers)
         self.vm = self._make_vm(self.insns)
         self._trampolines: dict[int, VM] = {}
+        self._bound_packet: PacketBuffer | None = None
         runtime.programs[self.id] = self
         runtime.programs_by_funcs[self.funcs.tag] = self
         runtime.tail_call_runner = _run_tail_call(runtime)
@@ -99,21 +100,27 @@ class VmProgram:
     # -- running -------------------------------------------------------------------
     def execute(self, run: RunState, *, max_instructions: int | None = None) -> int:
         """Run once with r1 = the run's context; return r0 (unsigned 64-bit)."""
-        self.runtime.start_run(run)
-        self._bind_packet(self.vm, run.packet)
+        self.runtime.run = run
+        if self._bound_packet is not run.packet or run.packet is None:
+            self._bind_packet(self.vm, run.packet)
+            self._bound_packet = run.packet
         return self.vm.call(run.ctx_address, max_instructions=max_instructions)
 
     def _bind_packet(self, vm: VM, packet: PacketBuffer | None) -> None:
+        """Point the VM's LD_ABS view at ``packet`` and keep it there when helpers move it."""
         if packet is None:
             vm.packet = b""
             return
         vm.packet = packet.view()
+        followers = packet.followers
+        if id(vm) in followers:
+            return
 
         def follow(p: PacketBuffer) -> None:
             vm.packet = p.view()
 
-        if not any(getattr(o, "__name__", "") == "follow" for o in packet.observers):
-            packet.observers.append(follow)
+        followers.add(id(vm))
+        packet.observers.append(follow)
 
     def close(self) -> None:
         self.runtime.programs.pop(self.id, None)

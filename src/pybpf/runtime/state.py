@@ -83,6 +83,9 @@ class Runtime:
         self.run = RunState()
         self._maps_by_tag: dict[int, MapBinding] = {}
         self._maps_by_name: dict[str, MapBinding] = {}
+        self._maps_by_obj: dict[int, MapBinding] = {}
+        #: map_lookup_elem's per-handle fast paths (helpers/impl_maps.py builds them).
+        self.lookup_plans: dict[int, Any] = {}
         #: Programs loaded into this runtime by id (prog-array values name them).
         self.programs: dict[int, Any] = {}
         #: Program owning a callback-handle region, by region tag.
@@ -95,10 +98,12 @@ class Runtime:
     # -- maps ----------------------------------------------------------
     def bind_map(self, bpf_map: Any, name: str | None = None) -> MapBinding:
         """Map ``bpf_map``'s storage into the address space; the region base is its handle."""
-        name = name or getattr(bpf_map, "name", "") or "map"
-        existing = self._maps_by_name.get(name)
+        existing = self._maps_by_obj.get(id(bpf_map))
         if existing is not None and existing.map is bpf_map:
+            if name and name not in self._maps_by_name:
+                self._maps_by_name[name] = existing
             return existing
+        name = name or getattr(bpf_map, "name", "") or "map"
         perm = Perm.NONE
         if getattr(bpf_map, "prog_readable", True):
             perm |= Perm.READ
@@ -108,8 +113,17 @@ class Runtime:
         region = self.memory.add(f"map:{name}", storage if storage is not None else 0, perm)
         binding = MapBinding(bpf_map, region)
         self._maps_by_tag[region.tag] = binding
-        self._maps_by_name[name] = binding
+        self._maps_by_obj[id(bpf_map)] = binding
+        if name not in self._maps_by_name:
+            self._maps_by_name[name] = binding
         return binding
+
+    def handle_of(self, bpf_map: Any) -> int:
+        """The handle of ``bpf_map``, binding it first (an inner map a program just looked up)."""
+        binding = self._maps_by_obj.get(id(bpf_map))
+        if binding is None or binding.map is not bpf_map:
+            binding = self.bind_map(bpf_map)
+        return binding.handle
 
     def map_of(self, handle: int) -> Any:
         """The map a handle names; MapError (EINVAL) for anything else, as for a bad map fd."""

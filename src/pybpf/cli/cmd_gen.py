@@ -1,0 +1,47 @@
+"""``pybpf gen skeleton FILE [name NAME]``: bpftool's gen verb, writing Python.
+
+The skeleton (a typed Python module embedding the object) goes to stdout, as
+bpftool's C skeleton does: ``pybpf gen skeleton xdp.bpf.o > xdp_skel.py``.
+``name NAME`` overrides the object name (global-data map names and the class
+name, ``NameSkel``, derive from it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import click
+
+from .keywords import Keyword, dispatch, parse_keywords, text_arg
+
+SKELETON_KEYWORDS = (Keyword("name", "NAME"),)
+
+Handler = Callable[[list[str]], None]
+
+
+def gen_skeleton(args: list[str]) -> None:
+    if not args:
+        raise click.UsageError("expected: gen skeleton FILE [name NAME]")
+    path, rest = args[0], args[1:]
+    kw = parse_keywords(rest, SKELETON_KEYWORDS)
+    from ..skeleton import skeleton_for_file
+
+    source = skeleton_for_file(path, name=text_arg(kw, "name"))
+    click.echo(source, nl=False)
+
+
+#: verb -> handler(remaining args).  (bpftool's ``gen object``/``min_core_btf`` would plug in here.)
+VERBS: dict[str, Handler] = {"skeleton": gen_skeleton}
+
+
+@click.command(
+    "gen",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def gen_cmd(args: tuple[str, ...]) -> None:
+    """Generate code, bpftool grammar: gen skeleton FILE [name NAME] (a typed Python module on stdout)."""
+    dispatch(list(args), VERBS)
+
+
+__all__ = ["VERBS", "gen_cmd"]

@@ -1,0 +1,500 @@
+"""Where the CLI's programs and maps live: the VM bpffs or the running kernel.
+
+Both stores answer the same questions (list, look up by reference, open a map,
+pin, dump instructions) with bpftool's JSON shapes, so the command modules
+never branch on the backend (``--backend vm|kernel``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import click
+
+from ..errors import BPFError, NotSupportedError
+from .refs import Ref
+
+PERCPU_TYPES = frozenset({"percpu_hash", "percpu_array", "lru_percpu_hash", "percpu_cgroup_storage"})
+
+
+@dataclass
+class OpenMap:
+    """A map opened for the map verbs: its raw API object, its ``map show`` record and BTF."""
+
+    map: Any
+    info: dict[str, Any]
+    btf: Any = None
+    key_type_id: int = 0
+    value_type_id: int = 0
+    _close: list[Any] = field(default_factory=list)
+
+    @property
+    def percpu(self) -> bool:
+        return str(self.info["type"]) in PERCPU_TYPES
+
+    def close(self) -> None:
+        for obj in (self.map, *self._close):
+            with contextlib.suppress(Exception):
+                obj.close()
+
+
+@dataclass(frozen=True)
+class XlatedProg:
+    """What ``prog dump xlated`` needs: instructions, func/line info and the BTF they index."""
+
+    name: str
+    section: str
+    instructions: tuple[Any, ...]
+    func_info: tuple[Any, ...] = ()
+    line_info: tuple[tuple[int, Any], ...] = ()
+    btf: Any = None
+
+
+class Store(Protocol):
+    def progs(self) -> list[dict[str, Any]]: ...
+    def prog(self, ref: Ref) -> dict[str, Any]: ...
+    def prog_pin(self, ref: Ref, path: str) -> None: ...
+    def xlated(self, ref: Ref) -> XlatedProg: ...
+    def maps(self) -> list[dict[str, Any]]: ...
+    def map(self, ref: Ref) -> dict[str, Any]: ...
+    def open_map(self, ref: Ref) -> OpenMap: ...
+    def map_pin(self, ref: Ref, path: str) -> None: ...
+    def map_create(self, path: str, *, map_type: Any, key: int, value: int, entries: int, name: str, flags: int) -> None: ...
+    def links(self) -> list[dict[str, Any]]: ...
+    def btfs(self) -> list[dict[str, Any]]: ...
+
+
+def current_store() -> Store:
+    from .options import options
+
+    if options().backend == "kernel":
+        return KernelStore()
+    return VmStore()
+
+
+# ----------------------------------------------------------------------------- VM
+class VmStore:
+    """The VM bpffs (src/pybpf/registry): ids and pins in a state directory."""
+
+    def __init__(self) -> None:
+        from ..registry import BpfFs
+
+        self.fs = BpfFs()
+
+    def _prog_json(self, rec: Any, pins: list[str] | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": rec.id,
+            "type": rec.type,
+            "name": rec.name,
+            "tag": rec.tag,
+            "gpl_compatible": rec.gpl_compatible,
+            "loaded_at": rec.loaded_at,
+            "uid": rec.uid,
+            "bytes_xlated": rec.bytes_xlated,
+            "jited": False,
+            "bytes_memlock": rec.bytes_xlated,
+            "map_ids": rec.map_ids,
+        }
+        if pins is not None:
+            out["pinned"] = pins
+        return out
+
+    def progs(self) -> list[dict[str, Any]]:
+        from ..registry import PinKind
+
+        self.fs.collect()
+        pins = self.fs.pins()
+        out = []
+        for prog_id in self.fs.prog_ids():
+            with contextlib.suppress(BPFError):
+                out.append(self._prog_json(self.fs.prog(prog_id), pins.get((PinKind.PROG, prog_id), [])))
+        return out
+
+    def _record(self, ref: Ref) -> Any:
+        if ref.kind == "id":
+            return self.fs.prog(ref.id)
+        if ref.kind == "pinned":
+            return self.fs.prog_by_pin(ref.value)
+        found = [r for r in (self.fs.prog(i) for i in self.fs.prog_ids()) if getattr(r, ref.kind) == ref.value]
+        if not found:
+            raise BPFError(f"no program with {ref}")
+        if len(found) > 1:
+            raise BPFError(f"{ref} matches programs {', '.join(str(r.id) for r in found)}; use id N")
+        return found[0]
+
+    def prog(self, ref: Ref) -> dict[str, Any]:
+        from ..registry import PinKind
+
+        rec = self._record(ref)
+        return self._prog_json(rec, self.fs.pins().get((PinKind.PROG, rec.id), []))
+
+    def prog_pin(self, ref: Ref, path: str) -> None:
+        rec = self._record(ref)
+        self.fs.pin(self.fs.prog_file(rec.id), path)
+
+    def xlated(self, ref: Ref) -> XlatedProg:
+        from ..object import ObjectSpec
+
+        rec = self._record(ref)
+        spec = ObjectSpec.from_bytes(self.fs.object_file(rec.object).read_bytes(), name=rec.name)
+        p = spec.programs[rec.name]
+        return XlatedProg(p.name, p.section, p.instructions, p.func_info, p.line_info, spec.btf)
+
+    def _map_json(self, map_id: int, bpf_map: Any, pins: list[str] | None) -> dict[str, Any]:
+        meta = self.fs.map_meta(map_id)
+        out: dict[str, Any] = {
+            "id": map_id,
+            "type": _map_type_name(bpf_map.map_type),
+            "name": meta.name,
+            "flags": bpf_map.flags,
+            "bytes_key": bpf_map.key_size,
+            "bytes_value": bpf_map.value_size,
+            "max_entries": bpf_map.max_entries,
+            "bytes_memlock": bpf_map.storage_size,
+            "frozen": int(bool(bpf_map.frozen)),
+        }
+        if pins is not None:
+            out["pinned"] = pins
+        return out
+
+    def _map_id(self, ref: Ref) -> int:
+        if ref.kind == "id":
+            self.fs.map_meta(ref.id)
+            return ref.id
+        if ref.kind == "pinned":
+            return self.fs.map_id_by_pin(ref.value)
+        if ref.kind == "name":
+            return self.fs.map_id_by_name(ref.value)
+        raise click.UsageError(f"maps cannot be named by {ref.kind}")
+
+    def _open(self, map_id: int) -> Any:
+        from ..maps import open_map
+
+        try:
+            return open_map(self.fs.map_file(map_id), name=self.fs.map_meta(map_id).name)
+        except FileNotFoundError:
+            raise BPFError(f"no map with id {map_id}") from None
+
+    def maps(self) -> list[dict[str, Any]]:
+        from ..registry import PinKind
+
+        self.fs.collect()
+        pins = self.fs.pins()
+        out = []
+        for map_id in self.fs.map_ids():
+            with contextlib.suppress(BPFError, FileNotFoundError):
+                m = self._open(map_id)
+                try:
+                    out.append(self._map_json(map_id, m, pins.get((PinKind.MAP, map_id), [])))
+                finally:
+                    m.close()
+        return out
+
+    def map(self, ref: Ref) -> dict[str, Any]:
+        from ..registry import PinKind
+
+        map_id = self._map_id(ref)
+        m = self._open(map_id)
+        try:
+            return self._map_json(map_id, m, self.fs.pins().get((PinKind.MAP, map_id), []))
+        finally:
+            m.close()
+
+    def open_map(self, ref: Ref) -> OpenMap:
+        map_id = self._map_id(ref)
+        m = self._open(map_id)
+        meta = self.fs.map_meta(map_id)
+        om = OpenMap(m, self._map_json(map_id, m, None))
+        if meta.object and meta.btf_value_type_id:
+            with contextlib.suppress(BPFError, OSError):
+                from ..btf import BTF
+
+                om.btf = BTF.from_file(self.fs.object_file(meta.object))
+                om.key_type_id, om.value_type_id = meta.btf_key_type_id, meta.btf_value_type_id
+        return om
+
+    def map_pin(self, ref: Ref, path: str) -> None:
+        self.fs.pin(self.fs.map_file(self._map_id(ref)), path)
+
+    def map_create(self, path: str, *, map_type: Any, key: int, value: int, entries: int, name: str, flags: int) -> None:
+        from ..maps import create_map
+        from ..registry import MapRecord, PinKind
+
+        dest = self.fs.resolve(path)
+        if os.path.lexists(dest):
+            raise BPFError(f"can't pin the object ({path}): File exists")
+        with self.fs.locked():
+            map_id = self.fs.next_id(PinKind.MAP)
+            storage = self.fs.map_file(map_id)
+            try:
+                create_map(map_type, key, value, entries, flags, name=name, path=storage).close()
+                self.fs.write_map_meta(MapRecord(id=map_id, name=name, created_at=int(time.time())))
+                self.fs.pin(storage, path)
+            except BaseException:
+                storage.unlink(missing_ok=True)
+                self.fs.map_meta_file(map_id).unlink(missing_ok=True)
+                raise
+
+    def links(self) -> list[dict[str, Any]]:
+        return []
+
+    def btfs(self) -> list[dict[str, Any]]:
+        return []
+
+
+def _map_type_name(value: Any) -> str:
+    from ..uapi import MapType
+
+    try:
+        return MapType(int(value)).uapi_name
+    except ValueError:
+        return str(int(value))
+
+
+def _prog_type_name(value: Any) -> str:
+    from ..uapi import ProgType
+
+    try:
+        return ProgType(int(value)).uapi_name
+    except ValueError:
+        return str(int(value))
+
+
+# ----------------------------------------------------------------------------- kernel
+def _fdinfo(fd: int) -> dict[str, str]:
+    out: dict[str, str] = {}
+    with contextlib.suppress(OSError), open(f"/proc/self/fdinfo/{fd}") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _boot_to_epoch(ns: int) -> int:
+    """bpftool's loaded_at: the load time (ns since boot) as wall-clock seconds."""
+    boot = time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
+    return int(boot + ns / 1e9)
+
+
+class KernelStore:
+    """The running kernel through bpf(2) (pybpf.kernel): ids, pins on /sys/fs/bpf."""
+
+    def _fd(self, kind: str, ref: Ref) -> Any:
+        from ..kernel import inspect, pin
+
+        if ref.kind == "id":
+            return inspect.fd_by_id(kind, ref.id)
+        if ref.kind == "pinned":
+            owned = pin.get_pinned(ref.value)
+            if owned.kind != kind:
+                owned.close()
+                raise BPFError(f"{ref.value} is a pinned {owned.kind}, not a {kind}")
+            return owned
+        if ref.kind in ("name", "tag"):
+            ids = inspect.prog_ids() if kind == "prog" else inspect.map_ids()
+            found = []
+            for obj_id in ids:
+                with contextlib.suppress(BPFError):
+                    rec = self.prog(Ref("id", str(obj_id))) if kind == "prog" else self.map(Ref("id", str(obj_id)))
+                    if str(rec.get(ref.kind)) == ref.value:
+                        found.append(obj_id)
+            if len(found) != 1:
+                raise BPFError(f"{ref} matches {len(found)} {kind}s (expected exactly one; use id N)")
+            return inspect.fd_by_id(kind, found[0])
+        raise click.UsageError(f"unsupported reference {ref}")
+
+    def _prog_json(self, fd: int) -> dict[str, Any]:
+        from ..kernel.info import prog_info
+
+        info = prog_info(fd)
+        fdinfo = _fdinfo(fd)
+        out: dict[str, Any] = {
+            "id": info.id,
+            "type": _prog_type_name(info.type),
+            "name": info.name,
+            "tag": info.tag,
+            "gpl_compatible": info.gpl_compatible,
+            "loaded_at": _boot_to_epoch(info.load_time_ns),
+            "uid": info.created_by_uid,
+            "bytes_xlated": info.xlated_len,
+            "jited": bool(info.jited_len),
+        }
+        if info.jited_len:
+            out["bytes_jited"] = info.jited_len
+        if "memlock" in fdinfo:
+            out["bytes_memlock"] = int(fdinfo["memlock"])
+        if info.map_ids:
+            out["map_ids"] = list(info.map_ids)
+        if info.btf_id:
+            out["btf_id"] = info.btf_id
+        return out
+
+    def _each(self, kind: str) -> Iterator[Any]:
+        from ..errors import KernelError
+        from ..kernel import inspect
+
+        ids = {"prog": inspect.prog_ids, "map": inspect.map_ids, "link": inspect.link_ids, "btf": inspect.btf_ids}
+        for obj_id in ids[kind]():
+            try:
+                owned = inspect.fd_by_id(kind, obj_id)
+            except KernelError:
+                continue  # vanished since listed
+            with owned:
+                yield owned.fd
+
+    def progs(self) -> list[dict[str, Any]]:
+        return [self._prog_json(fd) for fd in self._each("prog")]
+
+    def prog(self, ref: Ref) -> dict[str, Any]:
+        with self._fd("prog", ref) as owned:
+            return self._prog_json(owned.fd)
+
+    def prog_pin(self, ref: Ref, path: str) -> None:
+        from ..kernel.pin import pin_fd
+
+        with self._fd("prog", ref) as owned:
+            pin_fd(owned.fd, path)
+
+    def xlated(self, ref: Ref) -> XlatedProg:
+        from ..isa.codec import decode
+        from ..kernel.info import prog_info, prog_xlated
+
+        with self._fd("prog", ref) as owned:
+            info = prog_info(owned.fd)
+            raw = prog_xlated(owned.fd)
+        if not raw:
+            raise BPFError(f"program {info.id}: the kernel gave no instructions (needs CAP_SYS_ADMIN)")
+        return XlatedProg(info.name, _prog_type_name(info.type), tuple(decode(raw)))
+
+    def _map_json(self, fd: int) -> dict[str, Any]:
+        from ..kernel.info import map_info
+
+        info = map_info(fd)
+        fdinfo = _fdinfo(fd)
+        out: dict[str, Any] = {
+            "id": info.id,
+            "type": _map_type_name(info.type),
+            "name": info.name,
+            "flags": info.flags,
+            "bytes_key": info.key_size,
+            "bytes_value": info.value_size,
+            "max_entries": info.max_entries,
+        }
+        if "memlock" in fdinfo:
+            out["bytes_memlock"] = int(fdinfo["memlock"])
+        out["frozen"] = int(fdinfo.get("frozen", "0") or 0)
+        if info.btf_id:
+            out["btf_id"] = info.btf_id
+        return out
+
+    def maps(self) -> list[dict[str, Any]]:
+        return [self._map_json(fd) for fd in self._each("map")]
+
+    def map(self, ref: Ref) -> dict[str, Any]:
+        with self._fd("map", ref) as owned:
+            return self._map_json(owned.fd)
+
+    def open_map(self, ref: Ref) -> OpenMap:
+        from ..kernel.info import map_info
+        from ..kernel.maps import KernelMap
+
+        owned = self._fd("map", ref)
+        info_json = self._map_json(owned.fd)
+        info = map_info(owned.fd)
+        om = OpenMap(KernelMap.from_fd(owned.release()), info_json)
+        if info.btf_id and info.btf_value_type_id:
+            with contextlib.suppress(BPFError, OSError):
+                om.btf = kernel_btf(info.btf_id)
+                om.key_type_id, om.value_type_id = info.btf_key_type_id, info.btf_value_type_id
+        return om
+
+    def map_pin(self, ref: Ref, path: str) -> None:
+        from ..kernel.pin import pin_fd
+
+        with self._fd("map", ref) as owned:
+            pin_fd(owned.fd, path)
+
+    def map_create(self, path: str, *, map_type: Any, key: int, value: int, entries: int, name: str, flags: int) -> None:
+        from ..kernel.maps import create_map
+
+        m = create_map(map_type, key, value, entries, flags, name=name)
+        try:
+            m.pin(path)
+        finally:
+            m.close()
+
+    def links(self) -> list[dict[str, Any]]:
+        from ..kernel.info import link_info
+
+        out = []
+        for fd in self._each("link"):
+            info = link_info(fd)
+            rec: dict[str, Any] = {"id": info.id, "type": _enum_name(info.type), "prog_id": info.prog_id}
+            for key in ("attach_type", "target_name", "target_obj_id", "target_btf_id", "ifindex", "cgroup_id"):
+                value = getattr(info, key)
+                if value is not None:
+                    rec[key] = _enum_name(value) if key == "attach_type" else value
+            if info.ifindex:
+                rec["devname"] = _ifname(info.ifindex)
+            out.append(rec)
+        return out
+
+    def btfs(self) -> list[dict[str, Any]]:
+        from ..kernel.info import btf_info
+
+        progs = self.progs()
+        maps = self.maps()
+        out = []
+        for fd in self._each("btf"):
+            info = btf_info(fd)
+            rec: dict[str, Any] = {
+                "id": info.id,
+                "size": info.size,
+                "prog_ids": [p["id"] for p in progs if p.get("btf_id") == info.id],
+                "map_ids": [m["id"] for m in maps if m.get("btf_id") == info.id],
+                "kernel": info.kernel_btf,
+            }
+            if info.name:
+                rec["name"] = info.name
+            out.append(rec)
+        return out
+
+
+def kernel_btf(btf_id: int) -> Any:
+    """A parsed kernel BTF object (split BTF over vmlinux when it is a module's)."""
+    from ..btf import BTF
+    from ..kernel import inspect
+    from ..kernel.info import btf_data
+
+    with inspect.fd_by_id("btf", btf_id) as owned:
+        data = btf_data(owned.fd)
+    try:
+        return BTF.parse(data)
+    except BPFError:
+        return BTF.parse(data, base=BTF.from_file("/sys/kernel/btf/vmlinux"))
+
+
+def _enum_name(value: Any) -> Any:
+    name = getattr(value, "uapi_name", None)
+    return name if isinstance(name, str) else int(value)
+
+
+def _ifname(ifindex: int) -> str:
+    with contextlib.suppress(OSError):
+        return str(socket_if_name(ifindex))
+    return ""
+
+
+def socket_if_name(ifindex: int) -> str:
+    import socket
+
+    return socket.if_indextoname(ifindex)
+
+
+def not_in_kernel(what: str) -> NotSupportedError:
+    return NotSupportedError(f"{what} is not supported with --backend kernel yet")
