@@ -92,3 +92,15 @@ def dump_cmd(args: tuple[str, ...], base_btf: str | None) -> None:
         emit_json(dump_json(btf))
     else:
         sys.stdout.write(dump_raw(btf))
+
+
+@btf_cmd.command("show", context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1)
+def show_cmd(args: tuple[str, ...]) -> None:
+    """Show loaded BTF objects: '[id N]' (kernel with --backend kernel)."""
+    from .btf_show import show
+
+    show(list(args))
+
+
+btf_cmd.add_command(show_cmd, "list")

@@ -7,6 +7,7 @@ bpffs by default, the kernel with ``--backend kernel``.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +22,8 @@ from .store import OpenMap, current_store
 
 MAP_REF = "id N | pinned PATH | name NAME"
 GRAMMAR = f"""Usage: pybpf map {{ show | list }} [MAP]
-       pybpf map create PATH type TYPE key KEY_SIZE value VALUE_SIZE entries MAX_ENTRIES name NAME [flags FLAGS]
+       pybpf map create PATH type TYPE key KEY_SIZE value VALUE_SIZE entries MAX_ENTRIES
+                        name NAME [flags FLAGS]
        pybpf map dump MAP
        pybpf map update MAP key DATA value VALUE [UPDATE_FLAGS]
        pybpf map lookup MAP key DATA
@@ -88,7 +90,10 @@ def _entry_text(key: bytes | None, value: bytes | list[bytes] | None) -> list[st
     if key is not None:
         parts.append(f"key: {hex_text(key)}")
     if isinstance(value, list):
-        return [parts[0] if parts else "", *(f"value (CPU {i:02d}): {hex_text(v)}" for i, v in enumerate(value))]
+        return [
+            parts[0] if parts else "",
+            *(f"value (CPU {i:02d}): {hex_text(v)}" for i, v in enumerate(value)),
+        ]
     if value is not None:
         parts.append(f"value: {hex_text(value)}")
     return ["  ".join(parts)]
@@ -139,10 +144,17 @@ def show(args: list[str]) -> None:
         ("id", "type", "name", "flags", "key", "value", "max_entries", "memlock", "frozen", "pinned"),
         [
             (
-                m["id"], m["type"], m["name"], f"{m['flags']:#x}", f"{m['bytes_key']}B", f"{m['bytes_value']}B",
-                m["max_entries"], f"{m.get('bytes_memlock', 0)}B", "yes" if m.get("frozen") else "no",
+                m["id"],
+                m["type"],
+                m["name"],
+                f"{m['flags']:#x}",
+                f"{m['bytes_key']}B",
+                f"{m['bytes_value']}B",
+                m["max_entries"],
+                f"{m.get('bytes_memlock', 0)}B",
+                "yes" if m.get("frozen") else "no",
                 "\n".join(m.get("pinned", [])),
-            )  # fmt: skip
+            )
             for m in records
         ],
     )
@@ -199,10 +211,8 @@ def dump(args: list[str]) -> None:
             raise BPFError(f"map dump: a {om.info['type']} map has no keys to walk (use peek/pop)")
         key = om.map.next_key(None)
         while key is not None:
-            try:
+            with contextlib.suppress(BPFError):  # deleted while walking
                 entries.append((bytes(key), _lookup(om, bytes(key))))
-            except BPFError:
-                pass  # deleted while walking
             key = om.map.next_key(bytes(key))
         if options().json:
             emit_json([_entry_json(om, k, v) for k, v in entries])
@@ -276,7 +286,10 @@ def update(args: list[str]) -> None:
 
 
 def _ncpu(om: OpenMap) -> int:
-    return int(getattr(om.map, "num_cpus", 0) or len(om.map.lookup_percpu(om.map.next_key(None) or bytes(om.info["bytes_key"]))))
+    return int(
+        getattr(om.map, "num_cpus", 0)
+        or len(om.map.lookup_percpu(om.map.next_key(None) or bytes(om.info["bytes_key"])))
+    )
 
 
 def delete(args: list[str]) -> None:
@@ -309,7 +322,10 @@ def getnext(args: list[str]) -> None:
         if nxt is None:
             raise BPFError("can't get next key: No such file or directory (no more keys)")
         if options().json:
-            out: dict[str, Any] = {"key": hex_list(key) if key is not None else None, "next_key": hex_list(bytes(nxt))}
+            out: dict[str, Any] = {
+                "key": hex_list(key) if key is not None else None,
+                "next_key": hex_list(bytes(nxt)),
+            }
             emit_json(out)
         else:
             click.echo(f"key: {hex_text(key) if key is not None else 'None'}")

@@ -23,7 +23,7 @@ from ..errors import BPFError, NotSupportedError
 from .keywords import Keyword, dispatch, match_prefix, parse_keywords, text_arg
 from .options import emit_json, options
 from .refs import no_more, parse_ref
-from .store import current_store
+from .store import VmStore, current_store
 
 PROG_REF = "id N | pinned PATH | name NAME | tag TAG"
 _REF_KINDS = ("id", "pinned", "name", "tag")
@@ -32,7 +32,10 @@ GRAMMAR = f"""Usage: pybpf prog {{ show | list }} [PROG]
        pybpf prog pin PROG PATH
        pybpf prog load OBJ PATH [type TYPE] [map name NAME pinned MAP_PATH]...
        pybpf prog loadall OBJ DIR [type TYPE] [pinmaps MAP_DIR]
-       pybpf prog run PROG data_in FILE [data_out FILE] [ctx_in FILE] [ctx_out FILE] [repeat N]
+       pybpf prog run {{ PROG | OBJ [name NAME] }} RUN_INPUT
+       RUN_INPUT := {{ data_in FILE [data_out FILE] [ctx_in FILE] [ctx_out FILE] [repeat N] |
+                    pcap_in FILE [pcap_out FILE] }}
+       pybpf prog tracelog
        pybpf prog help
 
        PROG := {{ {PROG_REF} }}
@@ -219,9 +222,15 @@ def show(args: list[str]) -> None:
         ("id", "type", "name", "tag", "xlated", "map_ids", "loaded_at", "pinned"),
         [
             (
-                p["id"], p["type"], p["name"], p["tag"], f"{p['bytes_xlated']}B",
-                ",".join(map(str, p.get("map_ids", []))), _when(p["loaded_at"]), "\n".join(p.get("pinned", [])),
-            )  # fmt: skip
+                p["id"],
+                p["type"],
+                p["name"],
+                p["tag"],
+                f"{p['bytes_xlated']}B",
+                ",".join(map(str, p.get("map_ids", []))),
+                _when(p["loaded_at"]),
+                "\n".join(p.get("pinned", [])),
+            )
             for p in records
         ],
     )
@@ -253,7 +262,9 @@ def _prog_type(name: str | None) -> Any:
 
 def _vm_only(verb: str) -> None:
     if options().backend != "vm":
-        raise NotSupportedError(f"prog {verb} with --backend kernel is not supported yet (load into the VM bpffs)")
+        raise NotSupportedError(
+            f"prog {verb} with --backend kernel is not supported yet (load into the VM bpffs)"
+        )
 
 
 def load(args: list[str]) -> None:
@@ -313,21 +324,45 @@ def loadall(args: list[str]) -> None:
 
 
 def run(args: list[str]) -> None:
-    """``prog run``: the handler lives in cli/prog_run.py (another module's verb)."""
-    import importlib
+    """``prog run``: cli/prog_run.py runs object files; a loaded PROG comes from the VM bpffs.
 
+    ``prog run pinned PATH ...`` (or ``id N``) reloads the program from the VM
+    bpffs with its file-backed maps and hands it to prog_run's ``run_verb`` in
+    place of the object file it would otherwise load.
+    """
+    from . import prog_run
+
+    if not args or args[0] not in _REF_KINDS:
+        prog_run.run_verb(args)
+        return
+    _vm_only("run PROG")
+    from ..registry import load_record
+
+    ref, rest = parse_ref(args, what="PROG", kinds=_REF_KINDS)
+    store = current_store()
+    if not isinstance(store, VmStore):
+        raise NotSupportedError("prog run PROG needs the VM bpffs")
+    pinned = load_record(store.fs, store._record(ref))
+    loaded = pinned.loaded
+    trace_log = getattr(loaded.backend, "trace_log", None)
+    if trace_log is not None:
+        loaded.trace_log = trace_log
+
+    # prog_run.run_verb loads FILE through its module-level _load; point it at the
+    # already loaded program for this one call (interim until run_verb takes a loader).
+    original = prog_run._load
+    prog_run._load = lambda path, name: (loaded, pinned.program)
     try:
-        module = importlib.import_module("pybpf.cli.prog_run")
-    except ModuleNotFoundError as exc:
-        if exc.name != "pybpf.cli.prog_run":
-            raise
-        raise NotSupportedError("prog run is not available in this build") from None
-    for attr in ("run_verb", "prog_run", "run", "handler", "main"):
-        handler = getattr(module, attr, None)
-        if callable(handler):
-            handler(args)
-            return
-    raise NotSupportedError("prog run: cli/prog_run.py exposes no handler")
+        prog_run.run_verb([str(ref), *rest])
+    finally:
+        prog_run._load = original
+        loaded.close()
+
+
+def tracelog(args: list[str]) -> None:
+    from .prog_run import tracelog_verb
+
+    tracelog_verb(args)
 
 
 def help_verb(args: list[str]) -> None:
@@ -343,6 +378,7 @@ VERBS: dict[str, Handler] = {
     "load": load,
     "loadall": loadall,
     "run": run,
+    "tracelog": tracelog,
     "help": help_verb,
 }
 

@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         if debug:
             raise
-        _report(exc.format_message(), "see 'pybpf --help' for the grammar", as_json)
+        _report(exc.format_message(), f"see '{_help_for(args)}' for the grammar", as_json)
         return 2
     except BPFError as exc:
         if debug:
@@ -141,6 +141,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return rc if isinstance(rc, int) else 0
+
+
+def _help_for(args: list[str]) -> str:
+    """The help command of the object the user was typing (``pybpf map help``)."""
+    words = [a for a in args if not a.startswith("-")]
+    if words and words[0] in ("vm", "kernel"):
+        words = words[1:]
+    if words:
+        matches = [c for c in COMMANDS if c.startswith(words[0])]
+        name = words[0] if words[0] in COMMANDS else (matches[0] if len(matches) == 1 else None)
+        if name in ("prog", "map", "net", "link", "feature"):
+            return f"pybpf {name} help"
+        if name is not None:
+            return f"pybpf {name} --help"
+    return "pybpf --help"
 
 
 def _report(message: str, hint: str | None, as_json: bool) -> None:

@@ -64,7 +64,9 @@ class Store(Protocol):
     def map(self, ref: Ref) -> dict[str, Any]: ...
     def open_map(self, ref: Ref) -> OpenMap: ...
     def map_pin(self, ref: Ref, path: str) -> None: ...
-    def map_create(self, path: str, *, map_type: Any, key: int, value: int, entries: int, name: str, flags: int) -> None: ...
+    def map_create(
+        self, path: str, *, map_type: Any, key: int, value: int, entries: int, name: str, flags: int
+    ) -> None: ...
     def links(self) -> list[dict[str, Any]]: ...
     def btfs(self) -> list[dict[str, Any]]: ...
 
@@ -120,7 +122,9 @@ class VmStore:
             return self.fs.prog(ref.id)
         if ref.kind == "pinned":
             return self.fs.prog_by_pin(ref.value)
-        found = [r for r in (self.fs.prog(i) for i in self.fs.prog_ids()) if getattr(r, ref.kind) == ref.value]
+        found = [
+            r for r in (self.fs.prog(i) for i in self.fs.prog_ids()) if getattr(r, ref.kind) == ref.value
+        ]
         if not found:
             raise BPFError(f"no program with {ref}")
         if len(found) > 1:
@@ -221,7 +225,9 @@ class VmStore:
     def map_pin(self, ref: Ref, path: str) -> None:
         self.fs.pin(self.fs.map_file(self._map_id(ref)), path)
 
-    def map_create(self, path: str, *, map_type: Any, key: int, value: int, entries: int, name: str, flags: int) -> None:
+    def map_create(
+        self, path: str, *, map_type: Any, key: int, value: int, entries: int, name: str, flags: int
+    ) -> None:
         from ..maps import create_map
         from ..registry import MapRecord, PinKind
 
@@ -300,7 +306,11 @@ class KernelStore:
             found = []
             for obj_id in ids:
                 with contextlib.suppress(BPFError):
-                    rec = self.prog(Ref("id", str(obj_id))) if kind == "prog" else self.map(Ref("id", str(obj_id)))
+                    rec = (
+                        self.prog(Ref("id", str(obj_id)))
+                        if kind == "prog"
+                        else self.map(Ref("id", str(obj_id)))
+                    )
                     if str(rec.get(ref.kind)) == ref.value:
                         found.append(obj_id)
             if len(found) != 1:
@@ -338,7 +348,12 @@ class KernelStore:
         from ..errors import KernelError
         from ..kernel import inspect
 
-        ids = {"prog": inspect.prog_ids, "map": inspect.map_ids, "link": inspect.link_ids, "btf": inspect.btf_ids}
+        ids = {
+            "prog": inspect.prog_ids,
+            "map": inspect.map_ids,
+            "link": inspect.link_ids,
+            "btf": inspect.btf_ids,
+        }
         for obj_id in ids[kind]():
             try:
                 owned = inspect.fd_by_id(kind, obj_id)
@@ -419,10 +434,12 @@ class KernelStore:
         with self._fd("map", ref) as owned:
             pin_fd(owned.fd, path)
 
-    def map_create(self, path: str, *, map_type: Any, key: int, value: int, entries: int, name: str, flags: int) -> None:
+    def map_create(
+        self, path: str, *, map_type: Any, key: int, value: int, entries: int, name: str, flags: int
+    ) -> None:
         from ..kernel.maps import create_map
 
-        m = create_map(map_type, key, value, entries, flags, name=name)
+        m = create_map(map_type, key, value, entries, flags=flags, name=name)
         try:
             m.pin(path)
         finally:
@@ -435,7 +452,14 @@ class KernelStore:
         for fd in self._each("link"):
             info = link_info(fd)
             rec: dict[str, Any] = {"id": info.id, "type": _enum_name(info.type), "prog_id": info.prog_id}
-            for key in ("attach_type", "target_name", "target_obj_id", "target_btf_id", "ifindex", "cgroup_id"):
+            for key in (
+                "attach_type",
+                "target_name",
+                "target_obj_id",
+                "target_btf_id",
+                "ifindex",
+                "cgroup_id",
+            ):
                 value = getattr(info, key)
                 if value is not None:
                     rec[key] = _enum_name(value) if key == "attach_type" else value

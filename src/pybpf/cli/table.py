@@ -7,7 +7,9 @@ from typing import Any
 
 import click
 
-RIGHT = frozenset({"id", "key", "value", "max_entries", "entries", "memlock", "xlated", "bytes", "size", "prog_id"})
+RIGHT = frozenset(
+    {"id", "key", "value", "max_entries", "entries", "memlock", "xlated", "bytes", "size", "prog_id"}
+)
 
 
 def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

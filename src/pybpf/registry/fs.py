@@ -175,7 +175,9 @@ class BpfFs:
         if not found:
             raise RegistryError(f"no map named {name!r}")
         if len(found) > 1:
-            raise RegistryError(f"map name {name!r} is ambiguous (ids {', '.join(map(str, found))}); use id N")
+            raise RegistryError(
+                f"map name {name!r} is ambiguous (ids {', '.join(map(str, found))}); use id N"
+            )
         return found[0]
 
     # -- pins ------------------------------------------------------------------------
@@ -222,7 +224,9 @@ class BpfFs:
             raise RegistryError(f"can't pin the object ({path}): File exists") from None
         except FileNotFoundError:
             if not dest.parent.is_dir():
-                raise RegistryError(f"can't pin the object ({path}): directory {dest.parent} does not exist") from None
+                raise RegistryError(
+                    f"can't pin the object ({path}): directory {dest.parent} does not exist"
+                ) from None
             raise RegistryError(f"can't pin the object ({path}): the object is gone") from None
         except OSError as exc:
             raise RegistryError(f"can't pin the object ({path}): {exc.strerror or exc}") from None

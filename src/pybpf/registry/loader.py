@@ -77,7 +77,9 @@ def check_compatible(spec: MapSpec, bpf_map: Any, where: str) -> None:
     ):
         if want != have:
             bpf_map.close()
-            raise MapError(f"map {spec.name}: the map pinned at {where} has {what} {have}, the object expects {want}")
+            raise MapError(
+                f"map {spec.name}: the map pinned at {where} has {what} {have}, the object expects {want}"
+            )
 
 
 def program_tag(prog: ProgramSpec) -> str:
@@ -165,7 +167,9 @@ def load_object_into(
                 name=prog.name,
                 type=prog.prog_type.uapi_name,
                 object=obj_name,
-                expected_attach_type=prog.expected_attach_type.uapi_name if prog.expected_attach_type else None,
+                expected_attach_type=prog.expected_attach_type.uapi_name
+                if prog.expected_attach_type
+                else None,
                 tag=program_tag(prog),
                 loaded_at=now,
                 uid=os.getuid(),
@@ -245,4 +249,3 @@ def load_pinned_program(path: str, *, fs: BpfFs | None = None, **vm_options: Any
 def load_program_by_id(prog_id: int, *, fs: BpfFs | None = None, **vm_options: Any) -> PinnedProgram:
     fs = fs if fs is not None else BpfFs()
     return load_record(fs, fs.prog(prog_id), **vm_options)
-

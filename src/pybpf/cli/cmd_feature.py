@@ -1,0 +1,99 @@
+"""``pybpf feature [probe]``: what this build supports, in ``bpftool feature probe``'s shape.
+
+For the VM the answer comes from the runtime's own tables: program types with a
+context model (progtypes.PROG_TYPE_SPECS), map types with an implementation
+(maps.MAP_CLASSES) and, per program type, the helpers both allowed for it and
+implemented.  With ``--backend kernel`` program and map types are probed by
+loading a two-instruction program and creating a one-entry map of each type.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .keywords import dispatch
+from .options import emit_json, options
+
+GRAMMAR = """Usage: pybpf feature probe [kernel]
+       pybpf feature list
+       pybpf feature help"""
+
+
+def vm_features() -> dict[str, Any]:
+    from ..helpers.defaults import build_default_registry
+    from ..maps import MAP_CLASSES
+    from ..progtypes import PROG_TYPE_SPECS
+    from ..uapi import MapType, ProgType
+
+    implemented = {h.name for h in build_default_registry()}
+    progs = {f"have_{t.uapi_name}_prog_type": t in PROG_TYPE_SPECS for t in ProgType if t.value}
+    maps = {f"have_{t.uapi_name}_map_type": t in MAP_CLASSES for t in MapType if t.value}
+    helpers = {
+        f"{t.uapi_name}_available_helpers": sorted(f"bpf_{h}" for h in spec.helpers if h in implemented)
+        for t, spec in sorted(PROG_TYPE_SPECS.items())
+    }
+    return {"program_types": progs, "map_types": maps, "helpers": helpers}
+
+
+def kernel_features() -> dict[str, Any]:
+    from ..errors import BPFError
+    from ..isa import Instruction
+    from ..kernel.maps import create_map
+    from ..kernel.progs import load_program
+    from ..uapi import MapType, ProgType
+
+    exit0 = [Instruction(0xB7, 0, 0, 0, 0), Instruction(0x95, 0, 0, 0, 0)]
+    progs: dict[str, bool] = {}
+    for t in ProgType:
+        if not t.value:
+            continue
+        try:
+            load_program(exit0, t, license="GPL").close()
+            progs[f"have_{t.uapi_name}_prog_type"] = True
+        except BPFError:
+            progs[f"have_{t.uapi_name}_prog_type"] = False
+    maps: dict[str, bool] = {}
+    for m in MapType:
+        if not m.value:
+            continue
+        try:
+            create_map(m, 4, 8, 1).close()
+            maps[f"have_{m.uapi_name}_map_type"] = True
+        except BPFError:
+            maps[f"have_{m.uapi_name}_map_type"] = False
+    return {"program_types": progs, "map_types": maps, "helpers": {}}
+
+
+def probe(args: list[str]) -> None:
+    kernel = options().backend == "kernel" or "kernel" in args
+    doc = kernel_features() if kernel else vm_features()
+    if options().json:
+        emit_json(doc)
+        return
+    click.echo("Scanning eBPF program types...")
+    for key, ok in doc["program_types"].items():
+        click.echo(f"eBPF program_type {key[5:-10]} is {'' if ok else 'NOT '}available")
+    click.echo("\nScanning eBPF map types...")
+    for key, ok in doc["map_types"].items():
+        click.echo(f"eBPF map_type {key[5:-9]} is {'' if ok else 'NOT '}available")
+    if doc["helpers"]:
+        click.echo("\nScanning eBPF helper functions...")
+        for key, names in doc["helpers"].items():
+            click.echo(f"eBPF helpers supported for program type {key[: -len('_available_helpers')]}:")
+            for name in names:
+                click.echo(f"\t- {name}")
+
+
+VERBS = {"probe": probe, "list": probe, "help": lambda a: click.echo(GRAMMAR)}
+
+
+@click.command(
+    "feature",
+    help="List program types, map types and helpers supported.\n\n\b\n" + GRAMMAR,
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def feature_cmd(args: tuple[str, ...]) -> None:
+    dispatch(list(args) or ["probe"], VERBS)

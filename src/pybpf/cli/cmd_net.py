@@ -1,0 +1,74 @@
+"""``pybpf net show [dev NAME]``: XDP and tc (tcx) programs per interface.
+
+In the kernel: XDP from rtnetlink (IFLA_XDP), tcx from BPF links.  The VM has
+no network interfaces, so its lists are empty.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .keywords import Keyword, dispatch, parse_keywords, text_arg
+from .options import emit_json, options
+
+GRAMMAR = """Usage: pybpf net { show | list } [dev NAME]
+       pybpf net help"""
+
+
+def net_json(dev: str | None) -> dict[str, list[dict[str, Any]]]:
+    doc: dict[str, list[dict[str, Any]]] = {"xdp": [], "tc": [], "flow_dissector": []}
+    if options().backend != "kernel":
+        return doc
+    from .netlink import xdp_attachments
+    from .store import KernelStore
+
+    for a in xdp_attachments():
+        if dev is None or a.devname == dev:
+            doc["xdp"].append({"devname": a.devname, "ifindex": a.ifindex, "mode": a.mode, "id": a.prog_id})
+    store = KernelStore()
+    names = {p["id"]: p["name"] for p in store.progs()}
+    for link in store.links():
+        if link["type"] == "tcx" and (dev is None or link.get("devname") == dev):
+            direction = "ingress" if link.get("attach_type") == "tcx_ingress" else "egress"
+            doc["tc"].append(
+                {
+                    "devname": link.get("devname", ""),
+                    "ifindex": link.get("ifindex", 0),
+                    "kind": f"tcx/{direction}",
+                    "name": names.get(link["prog_id"], ""),
+                    "prog_id": link["prog_id"],
+                    "link_id": link["id"],
+                }
+            )
+    return doc
+
+
+def show(args: list[str]) -> None:
+    kw = parse_keywords(args, (Keyword("dev", "NAME"),))
+    doc = net_json(text_arg(kw, "dev"))
+    if options().json:
+        emit_json([doc])
+        return
+    click.echo("xdp:")
+    for x in doc["xdp"]:
+        click.echo(f"{x['devname']}({x['ifindex']}) {x['mode']} id {x['id']}")
+    click.echo("\ntc:")
+    for t in doc["tc"]:
+        where = f"{t['devname']}({t['ifindex']}) {t['kind']}"
+        click.echo(f"{where} {t['name']} prog_id {t['prog_id']} link_id {t['link_id']}")
+    click.echo("\nflow_dissector:")
+
+
+VERBS = {"show": show, "list": show, "help": lambda a: click.echo(GRAMMAR)}
+
+
+@click.command(
+    "net",
+    help="Show XDP and tc programs attached to network interfaces.\n\n\b\n" + GRAMMAR,
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def net_cmd(args: tuple[str, ...]) -> None:
+    dispatch(list(args) or ["help"], VERBS)

@@ -1,0 +1,152 @@
+"""``pybpf --backend kernel``: the same verbs on the running kernel, compared with ``bpftool -j``.
+
+Objects are loaded with bpftool (the reference) and inspected by both tools in
+separate processes; comparisons are by content (ids, names, types, sizes,
+tags, map ids, entries).  Other tests may load programs concurrently, so only
+our own objects are compared.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cli_util import FIX, Pybpf
+
+pytestmark = [
+    pytest.mark.kernel,
+    pytest.mark.skipif(shutil.which("bpftool") is None, reason="needs bpftool as the reference"),
+]
+BPFFS = "/sys/fs/bpf"
+
+
+def bpftool(*args: str) -> Any:
+    proc = subprocess.run(["bpftool", "-j", *args], capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout) if proc.stdout.strip() else None
+
+
+@pytest.fixture
+def loaded(tmp_path: Path) -> Iterator[tuple[Pybpf, str, dict[str, Any]]]:
+    pin = f"{BPFFS}/pybpf_cli_{os.getpid()}"
+    subprocess.run(["bpftool", "prog", "load", str(FIX / "xdp_parse_count.v3.o"), pin], check=True)
+    extra: list[str] = []
+    try:
+        yield Pybpf(tmp_path), pin, bpftool("prog", "show", "pinned", pin)
+    finally:
+        for p in (pin, f"{pin}_p2", f"{pin}_m2", *extra):
+            if os.path.lexists(p):
+                os.unlink(p)
+
+
+def _same(ours: dict[str, Any], ref: dict[str, Any], skip: tuple[str, ...] = ()) -> None:
+    for key, value in ref.items():
+        if key in skip:
+            continue
+        assert key in ours, f"missing {key} (bpftool has {value!r})"
+        assert ours[key] == value, f"{key}: pybpf {ours[key]!r}, bpftool {value!r}"
+
+
+def test_prog_map_btf_against_bpftool(loaded: tuple[Pybpf, str, dict[str, Any]]) -> None:
+    pb, pin, ref = loaded
+    k = ("--backend", "kernel", "-j")
+    prog_id = str(ref["id"])
+    ours = pb(*k, "prog", "show", "id", prog_id).json()
+    _same(ours, ref, skip=("loaded_at",))
+    assert abs(ours["loaded_at"] - ref["loaded_at"]) <= 1
+    assert pb(*k, "prog", "show", "pinned", pin).json()["id"] == ref["id"]
+    listed = {p["id"]: p for p in pb(*k, "prog", "list").json()}
+    _same(listed[ref["id"]], ref, skip=("loaded_at",))
+
+    for map_id in ref["map_ids"]:
+        _same(pb(*k, "map", "show", "id", str(map_id)).json(), bpftool("map", "show", "id", str(map_id)))
+    map_id = str(ref["map_ids"][0])
+    pb(
+        "--backend",
+        "kernel",
+        "map",
+        "update",
+        "id",
+        map_id,
+        "key",
+        "6",
+        "0",
+        "0",
+        "0",
+        "value",
+        "hex",
+        *["01"] * 8,
+    )
+    ours_dump = pb(*k, "map", "dump", "id", map_id).json()
+    assert ours_dump == bpftool("map", "dump", "id", map_id)
+    assert any(e["formatted"] == {"key": 6, "value": 0x0101010101010101} for e in ours_dump)
+    assert pb(*k, "map", "lookup", "id", map_id, "key", "6", "0", "0", "0").json()["value"] == ["0x01"] * 8
+
+    xl = pb(*k, "prog", "dump", "xlated", "id", prog_id).json()
+    ref_xl = bpftool("prog", "dump", "xlated", "id", prog_id)
+    assert len(xl) == len(ref_xl)
+    assert [r["disasm"][:4] for r in xl] == [r["disasm"][:4] for r in ref_xl]  # same opcodes, in order
+    maps_in_code = {r["disasm"] for r in xl if "map[id:" in r["disasm"]}
+    assert maps_in_code == {r["disasm"] for r in ref_xl if "map[id:" in r["disasm"]}
+
+    btf_id = ref["btf_id"]
+    ours_btf = {b["id"]: b for b in pb(*k, "btf", "show").json()}[btf_id]
+    ref_btf = {b["id"]: b for b in bpftool("btf", "show")}[btf_id]
+    assert sorted(ours_btf.pop("map_ids")) == sorted(ref_btf.pop("map_ids"))
+    _same(ours_btf, ref_btf)
+
+    # pins made by pybpf are seen by bpftool
+    pb("--backend", "kernel", "prog", "pin", "id", prog_id, f"{pin}_p2")
+    assert bpftool("prog", "show", "pinned", f"{pin}_p2")["id"] == ref["id"]
+    pb("--backend", "kernel", "map", "pin", "id", map_id, f"{pin}_m2")
+    assert bpftool("map", "show", "pinned", f"{pin}_m2")["id"] == int(map_id)
+    err = pb.fails("--backend", "kernel", "prog", "show", "pinned", f"{pin}_missing").err
+    assert "Error:" in err
+
+
+def test_link_and_net_against_bpftool(loaded: tuple[Pybpf, str, dict[str, Any]]) -> None:
+    from pybpf.kernel import links
+    from pybpf.kernel import pin as kpin
+    from pybpf.kernel.progs import KernelProgram
+
+    pb, pin, ref = loaded
+    dev = f"pbt{os.getpid() % 100000}"
+    made = subprocess.run(
+        ["ip", "link", "add", dev, "type", "veth", "peer", "name", f"{dev}p"], capture_output=True
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot create a veth pair: {made.stderr.decode().strip()}")
+    try:
+        k = ("--backend", "kernel", "-j")
+        subprocess.run(["bpftool", "net", "attach", "xdpgeneric", "pinned", pin, "dev", dev], check=True)
+        assert pb(*k, "net", "show", "dev", dev).json() == bpftool("net", "show", "dev", dev)
+        assert pb(*k, "net", "show", "dev", dev).json()[0]["xdp"][0]["id"] == ref["id"]
+        subprocess.run(["bpftool", "net", "detach", "xdpgeneric", "dev", dev], check=True)
+
+        prog = KernelProgram.from_fd(kpin.get_pinned(pin).release())
+        link = links.attach_xdp(prog, socket.if_nametoindex(dev))
+        try:
+            ours = pb(*k, "link", "show", "id", str(link.id)).json()
+            _same(ours, bpftool("link", "show", "id", str(link.id)))
+            assert ours["devname"] == dev
+            assert link.id in [entry["id"] for entry in pb(*k, "link", "show").json()]
+            net = pb(*k, "net", "show", "dev", dev).json()
+            assert net == bpftool("net", "show", "dev", dev)
+        finally:
+            link.close()
+            prog.close()
+    finally:
+        subprocess.run(["ip", "link", "del", dev], capture_output=True)
+
+
+def test_feature_probe_kernel(tmp_path: Path) -> None:
+    doc = Pybpf(tmp_path)("--backend", "kernel", "-j", "feature", "probe").json()
+    assert doc["program_types"]["have_xdp_prog_type"] is True
+    assert doc["map_types"]["have_hash_map_type"] is True

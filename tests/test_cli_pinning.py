@@ -1,0 +1,172 @@
+"""Pinned maps are shared, durable memory: real processes, real kill -9 (see docs/pinning.md)."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import struct
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from cli_util import Pybpf
+from pybpf.maps import open_map
+
+KEYS = 16
+VSIZE = 64
+
+
+def _child(code: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_two_processes_see_each_others_writes(tmp_path: Path) -> None:
+    pb = Pybpf(tmp_path)
+    path = str(tmp_path / "shared")
+    pb("map", "create", path, "type", "array", "key", "4", "value", "8", "entries", "4", "name", "shared")
+    mine = open_map(path)
+    child = _child(
+        """
+        import struct, sys, time
+        from pybpf.maps import open_map
+        m = open_map(sys.argv[1])
+        print("ready", flush=True)
+        deadline = time.monotonic() + 20
+        while struct.unpack("<Q", m.lookup(struct.pack("<I", 0)))[0] != 41:
+            if time.monotonic() > deadline:
+                sys.exit("never saw the parent's write")
+        m.update(struct.pack("<I", 1), struct.pack("<Q", 42))
+        print("done", flush=True)
+        """,
+        path,
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "ready"
+    mine.update(struct.pack("<I", 0), struct.pack("<Q", 41))  # seen by the child's mapping
+    assert child.stdout.readline().strip() == "done", child.stderr.read() if child.stderr else ""
+    # the child's write is visible through the mapping this process already had open
+    assert struct.unpack("<Q", mine.lookup(struct.pack("<I", 1)))[0] == 42
+    assert child.wait(timeout=20) == 0
+    mine.close()
+    # and through the CLI, a third process
+    assert pb("-j", "map", "lookup", "pinned", path, "key", "1", "0", "0", "0").json()["value"][0] == "0x2a"
+
+
+WRITER = f"""
+import sys
+from pybpf.maps import open_map
+m = open_map(sys.argv[1])
+gen = int(sys.argv[2])
+while True:
+    for k in range({KEYS}):
+        m.update(k.to_bytes(4, "little"), bytes([gen % 251]) * {VSIZE})
+        print(k, gen, flush=True)
+    gen += 1
+"""
+
+
+def test_kill_9_leaves_no_torn_and_no_lost_update(tmp_path: Path) -> None:
+    pb = Pybpf(tmp_path)
+    path = str(tmp_path / "durable")
+    pb(
+        "map",
+        "create",
+        path,
+        "type",
+        "hash",
+        "key",
+        "4",
+        "value",
+        str(VSIZE),
+        "entries",
+        "64",
+        "name",
+        "durable",
+    )
+    rng = random.Random(7)
+    last_ack: dict[int, int] = {}  # key -> generation of its last acknowledged update
+    start = 1
+    for _round in range(3):
+        writer = _child(WRITER, path, str(start))
+        assert writer.stdout is not None
+        stop_after = rng.randrange(50, 1500)
+        lines = []
+        for line in writer.stdout:
+            lines.append(line)
+            if len(lines) >= stop_after:
+                break
+        os.kill(writer.pid, signal.SIGKILL)
+        lines.append(writer.stdout.read())  # acks written before the kill still count
+        writer.wait()
+        for line in "".join(lines).splitlines(keepends=True):
+            if line.endswith("\n"):  # a line cut by the kill was never acknowledged
+                k, gen = map(int, line.split())
+                last_ack[k] = max(last_ack.get(k, 0), gen)
+        m = open_map(path)  # rolls back an interrupted update
+        try:
+            for k in range(KEYS):
+                try:
+                    raw = m.lookup(k.to_bytes(4, "little"))
+                except KeyError:
+                    assert k not in last_ack, f"key {k}: acknowledged update lost"
+                    continue
+                assert len(set(raw)) == 1, f"key {k}: torn value {raw.hex()}"
+                acked = last_ack.get(k)
+                allowed = {start % 251} if acked is None else {acked % 251, (acked + 1) % 251}
+                assert raw[0] in allowed, f"key {k}: holds generation {raw[0]}, last ack {acked}"
+        finally:
+            m.close()
+        start = max(last_ack.values(), default=start) + 1
+    assert len(last_ack) == KEYS
+
+
+HAMMER = """
+import struct, sys
+from pybpf.maps import open_map
+m = open_map(sys.argv[1])
+tag, lo, hi = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+for i in range(lo, hi):
+    m.update(struct.pack("<I", i), struct.pack("<II", tag, i))
+for i in range(lo, hi, 7):
+    m.delete(struct.pack("<I", i))
+print("ok", flush=True)
+"""
+
+
+def test_two_writers_keep_a_hash_map_consistent(tmp_path: Path) -> None:
+    pb = Pybpf(tmp_path)
+    path = str(tmp_path / "hammer")
+    pb("map", "create", path, "type", "hash", "key", "4", "value", "8", "entries", "1024", "name", "hammer")
+    a = _child(HAMMER, path, "1", "0", "600")
+    b = _child(HAMMER, path, "2", "300", "900")
+    for proc in (a, b):
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0 and out.strip() == "ok", err
+    deleted_a = set(range(0, 600, 7))
+    deleted_b = set(range(300, 900, 7))
+    m = open_map(path)
+    try:
+        contents = {struct.unpack("<I", k)[0]: struct.unpack("<II", m.lookup(k)) for k in m.iter_keys()}
+        assert len(m) == len(contents)
+    finally:
+        m.close()
+    for key, (tag, value) in contents.items():
+        assert value == key and tag in (1, 2) and 0 <= key < 900
+    # keys only one writer touched: present unless that writer deleted them
+    only_a = set(range(0, 300))
+    only_b = set(range(600, 900))
+    assert {k for k in contents if k in only_a} == only_a - deleted_a
+    assert {k for k in contents if k in only_b} == only_b - deleted_b
+    # the overlap: a key written by both is deleted iff some writer deleted it after the other's write;
+    # keys neither deleted must be present
+    both = set(range(300, 600))
+    assert both - deleted_a - deleted_b <= set(contents)
+    dumped = pb("-j", "map", "dump", "pinned", path).json()
+    assert len(dumped) == len(contents)
