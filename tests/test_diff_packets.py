@@ -153,11 +153,6 @@ def test_vm_matches_kernel(pair: tuple[str, LoadedObject, LoadedObject]) -> None
     assert seen[0] >= EXAMPLES
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="VM runs skb programs on IPv4/IPv6 frames with a truncated L3 header; "
-    "the kernel's BPF_PROG_TEST_RUN refuses them with EINVAL",
-)
 @pytest.mark.parametrize("ethertype,length", [(ETH_P_IP, 33), (ETH_P_IPV6, 53)])
 def test_vm_refuses_short_l3_like_kernel(ethertype: int, length: int) -> None:
     frame = (bytes(12) + struct.pack("!H", ethertype)).ljust(length, b"\x45")

@@ -138,8 +138,45 @@ def test_bad_flags_and_sizes():
 
 
 def test_regions_are_released_after_runs():
+    # The frame and xdp_md regions are mapped once and reused by every run of the
+    # program (a fresh zeroed frame each time, as in the kernel); closing the
+    # program unmaps them.
     prog = program(LENGTH, ProgType.XDP)
     before = len(prog.runtime.memory)
+    run_test(prog, data_in=FRAME)
+    mapped = len(prog.runtime.memory)
+    assert mapped <= before + 2
     for _ in range(5):
         run_test(prog, data_in=FRAME)
+        run_test(prog, data_in=FRAME[:20], ctx_in=None)
+    assert len(prog.runtime.memory) == mapped
+    prog.close()
     assert len(prog.runtime.memory) == before
+
+
+def test_reused_frame_is_fresh_each_run():
+    """A run never sees bytes a previous run left in the reused frame (here: its headroom)."""
+    prog = program(
+        """
+        r6 = r1
+        r2 = -64
+        call 44
+        r2 = *(u32 *)(r6 + 0)
+        r3 = *(u32 *)(r6 + 4)
+        r4 = r2
+        r4 += 1
+        if r4 > r3 goto +4
+        r0 = *(u8 *)(r2 + 0)
+        r5 = 204
+        *(u8 *)(r2 + 0) = r5
+        exit
+        r0 = 255
+        exit
+        """,
+        ProgType.XDP,
+    )
+    first = run_test(prog, data_in=b"\xaa" * 64)
+    second = run_test(prog, data_in=b"\xbb" * 14)
+    assert (first.retval, second.retval) == (0, 0)
+    assert first.data_out == b"\xcc" + bytes(63) + b"\xaa" * 64
+    assert second.data_out == b"\xcc" + bytes(63) + b"\xbb" * 14

@@ -6,23 +6,39 @@ region) and ``MAP_VALUE`` a pointer into the value of a global-data map, so the
 program reads and writes the very bytes the Python API sees.  Context accesses
 are checked and rewritten for the program type, helper calls are checked
 against its helper set.
+
+Externs (see :mod:`pybpf.runtime.externs`): ``prepare`` adds the ``.kconfig``
+map (values from ``kernel_version`` / ``kconfig`` / the host's config), lddw of
+a kconfig extern becomes a pointer into it, of an untyped ksym its address
+(``ksyms``, 0 when weak and missing), and kfunc calls are bound by name to the
+VM's kfunc implementations.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 from ..errors import MapError, ObjectParseError
 from ..helpers.defaults import build_default_registry
+from ..helpers.impl_kfuncs import KfuncSpec
 from ..helpers.registry import HelperRegistry
 from ..isa.instruction import Instruction
-from ..isa.opcodes import PseudoSrc
+from ..isa.opcodes import CallSrc, InsnClass, JmpOp, PseudoSrc
 from ..maps.factory import create_map
-from ..object.spec import MapKind, MapSpec, ProgramSpec
+from ..object.spec import MapKind, MapSpec, ObjectSpec, ProgramSpec
 from ..progtypes import spec_for
 from ..runtime.clock import Clock
+from ..runtime.externs import (
+    KconfigLayout,
+    KconfigValue,
+    build_kconfig,
+    kconfig_map_spec,
+    resolve_kfuncs,
+    resolve_ksyms,
+)
 from ..runtime.mapview import MapView
 from ..runtime.program import VmProgram
 from ..runtime.state import Runtime
@@ -36,6 +52,7 @@ from .testrun import TestRun
 
 _KEY0 = bytes(4)
 _MAP_IN_MAP = (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS)
+_CALL = InsnClass.JMP | JmpOp.CALL
 
 
 def _kernel_name(name: str) -> str:
@@ -60,6 +77,10 @@ class VmBackend:
         max_instructions: int = DEFAULT_MAX_INSTRUCTIONS,
         btf: Any = None,
         num_cpus: int | None = None,
+        kernel_version: int | None = None,
+        kconfig: Mapping[str, KconfigValue] | None = None,
+        kconfig_from_host: bool = True,
+        ksyms: Mapping[str, int] | None = None,
     ) -> None:
         #: The object's parsed BTF: maps get typed keys/values and bpf_spin_lock offsets from it.
         self.btf = btf
@@ -75,11 +96,36 @@ class VmBackend:
         #: Initial values (prog arrays, maps of maps) whose target is not loaded yet:
         #: target name -> [(outer map, index)].
         self._pending: dict[str, list[tuple[Any, int]]] = {}
+        #: LINUX_KERNEL_VERSION for programs (default: the host's uname release).
+        self.kernel_version = kernel_version
+        #: CONFIG_* values; missing ones come from the host's config unless kconfig_from_host=False.
+        self.kconfig = dict(kconfig or {})
+        self.kconfig_from_host = kconfig_from_host
+        #: Addresses of untyped __ksym externs (the VM has no kallsyms; weak missing ones are 0).
+        self.ksyms = dict(ksyms or {})
+        self._kconfig: KconfigLayout | None = None
+        self._kconfig_map: str | None = None
+        self._ksym_addrs: dict[str, int] = {}
+        self._kfuncs: dict[str, KfuncSpec] = {}
 
     @property
     def trace_log(self) -> TraceLog:
         """Where bpf_printk output of this backend's programs goes."""
         return self.runtime.trace_log
+
+    # -- whole object ----------------------------------------------------------------
+    def prepare(self, spec: ObjectSpec) -> ObjectSpec:
+        """Resolve the object's externs; returns the spec with its ``.kconfig`` map added."""
+        self._kconfig = build_kconfig(
+            spec, kernel_version=self.kernel_version, kconfig=self.kconfig, host_config=self.kconfig_from_host
+        )
+        self._ksym_addrs = resolve_ksyms(spec, self.ksyms)
+        self._kfuncs = resolve_kfuncs(spec)
+        if self._kconfig is None:
+            return spec
+        kmap = kconfig_map_spec(spec, self._kconfig)
+        self._kconfig_map = kmap.name
+        return replace(spec, maps={**spec.maps, kmap.name: kmap})
 
     # -- maps ---------------------------------------------------------------------
     def _new_map(self, spec: MapSpec, *, inner: Any = None) -> Any:
@@ -130,9 +176,18 @@ class VmBackend:
 
     # -- programs -------------------------------------------------------------------
     def _relocate(self, prog: ProgramSpec, insn: Instruction, maps: dict[str, Any]) -> Instruction:
-        if not insn.is_lddw or insn.src not in (PseudoSrc.MAP_FD, PseudoSrc.MAP_VALUE):
-            return insn
         ref = insn.meta.reference if insn.meta is not None else None
+        if insn.opcode == _CALL and insn.src == CallSrc.KFUNC:
+            kfunc = self._kfuncs.get(ref or "")
+            if kfunc is None:
+                raise ObjectParseError(f"program {prog.name}: kfunc call to unknown extern {ref!r}")
+            return replace(insn, imm=kfunc.id, off=0)
+        if not insn.is_lddw:
+            return insn
+        if insn.src == PseudoSrc.IMM64 and ref is not None and ref not in maps:
+            return self._relocate_extern(prog, insn, ref)
+        if insn.src not in (PseudoSrc.MAP_FD, PseudoSrc.MAP_VALUE):
+            return insn
         if ref is None or ref not in maps:
             raise ObjectParseError(f"program {prog.name}: lddw refers to unknown map {ref!r}")
         binding = self.runtime.binding(ref)
@@ -143,8 +198,23 @@ class VmBackend:
             raise ObjectParseError(f"program {prog.name}: map {ref} has no value to point into")
         return replace(insn, src=PseudoSrc.IMM64, imm=binding.handle + value_off + insn.imm_hi)
 
+    def _relocate_extern(self, prog: ProgramSpec, insn: Instruction, ref: str) -> Instruction:
+        """lddw of a kconfig extern: a pointer into the .kconfig map; of a ksym: its address."""
+        if self._kconfig is not None and self._kconfig_map is not None and ref in self._kconfig.offsets:
+            binding = self.runtime.binding(self._kconfig_map)
+            value_off = binding.map.value_offset(_KEY0) or 0
+            return replace(insn, imm=binding.handle + value_off + self._kconfig.offsets[ref] + insn.imm_lo)
+        if ref in self._ksym_addrs:
+            return replace(insn, imm=(self._ksym_addrs[ref] + insn.imm_lo) & 0xFFFFFFFFFFFFFFFF)
+        return insn  # a plain 64-bit constant whose relocation names something else (a function)
+
     def load_program(self, spec: ProgramSpec, maps: dict[str, Any]) -> VmProgram:
         insns = [self._relocate(spec, insn, maps) for insn in spec.instructions]
+        used = {
+            i.meta.reference
+            for i in insns
+            if i.src == CallSrc.KFUNC and i.opcode == _CALL and i.meta is not None and i.meta.reference
+        }
         program = VmProgram(
             spec.name,
             insns,
@@ -153,6 +223,7 @@ class VmBackend:
             self.helpers,
             engine=self.engine,
             max_instructions=self.max_instructions,
+            kfuncs=[self._kfuncs[name] for name in sorted(used)],
         )
         self._programs.append(program)
         self._programs_by_name[spec.name] = program

@@ -9,12 +9,13 @@ packet bounds notify the context, which rewrites its pointer slots and ``len``.
 from __future__ import annotations
 
 import errno
+import itertools
 import zlib
 from typing import Any
 
 from ..errors import MapError
 from ..progtypes.skb import ETH_HLEN, TcAction
-from ..progtypes.xdp import XDP_METADATA_MAX, XdpAction
+from ..progtypes.xdp import XdpAction
 from ..runtime.contexts import ETH_P_8021AD, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6, SkbContext
 from ..runtime.packet import PacketBuffer
 from ..runtime.state import runtime_of
@@ -103,6 +104,10 @@ def _is_xdp(ctx: CallContext) -> bool:
 
 # -- XDP ----------------------------------------------------------------------
 
+XDP_METALEN_MAX = 255
+"""Largest metadata bpf_xdp_adjust_meta accepts: kernels since 6.x bound it by the u8
+skb_shared_info.meta_len (xdp_metalen_invalid), no longer by 32 bytes."""
+
 
 def xdp_adjust_head(ctx: CallContext, xdp: int, offset: int, r3: int, r4: int, r5: int) -> int:
     p = _packet(ctx)
@@ -123,7 +128,7 @@ def xdp_adjust_meta(ctx: CallContext, xdp: int, offset: int, r3: int, r4: int, r
     if meta < p.reserved_head or meta > p.data:
         return neg(errno.EINVAL)
     metalen = p.data - meta
-    if metalen % 4 or metalen > XDP_METADATA_MAX:
+    if metalen % 4 or metalen > XDP_METALEN_MAX:
         return neg(errno.EACCES)
     p.set_bounds(meta=meta)
     return 0
@@ -306,13 +311,28 @@ def l4_csum_replace(ctx: CallContext, skb_ptr: int, offset: int, frm: int, to: i
 
 
 def csum_diff(ctx: CallContext, frm: int, from_size: int, to: int, to_size: int, seed: int) -> int:
-    """csum_partial over the complemented ``from`` words followed by the ``to`` words, seeded."""
-    if (from_size | to_size) & 3 or from_size + to_size > 512:
-        return neg(errno.EINVAL)
+    """The kernel's (6.12+) bpf_csum_diff: ``to`` summed in, ``from`` subtracted, folded to 16 bits.
+
+    Since Linux 6.12 sizes need not be multiples of 4 and the result is folded with
+    csum_from32to16, the same on every architecture.
+    """
     old = ctx.memory.read(frm, from_size) if from_size else b""
     new = ctx.memory.read(to, to_size) if to_size else b""
-    inverted = bytes(b ^ 0xFF for b in old)
-    return csum_partial(inverted + new, seed & U32)
+    ret = seed & U32
+    if from_size and to_size:
+        ret = csum_add(csum_partial(new, ret), ~csum_partial(old) & U32)
+    elif to_size:
+        ret = csum_partial(new, ret)
+    elif from_size:
+        ret = ~csum_partial(old, ~ret & U32) & U32
+    return csum_from32to16(ret)
+
+
+def csum_from32to16(value: int) -> int:
+    """Fold a 32-bit sum to 16 bits with end-around carry (the kernel's csum_from32to16)."""
+    value &= U32
+    value = (value + ((value >> 16) | (value << 16) & U32)) & U32
+    return value >> 16
 
 
 def csum_update(ctx: CallContext, skb_ptr: int, csum: int, r3: int, r4: int, r5: int) -> int:
@@ -494,9 +514,16 @@ def get_cgroup_classid(ctx: CallContext, skb_ptr: int, r2: int, r3: int, r4: int
     return 0
 
 
+_SOCKET_COOKIES = itertools.count(1)
+"""Cookies are handed out from one global counter on first use, as the kernel's sock_gen_cookie."""
+
+
 def get_socket_cookie(ctx: CallContext, skb_ptr: int, r2: int, r3: int, r4: int, r5: int) -> int:
-    """test_run skbs carry a socket that was never assigned a cookie: 0."""
-    return 0
+    """test_run gives every run a fresh dummy socket; its cookie is generated on first use (non-zero)."""
+    extra = runtime_of(ctx).run.extra
+    if "socket_cookie" not in extra:
+        extra["socket_cookie"] = next(_SOCKET_COOKIES)
+    return int(extra["socket_cookie"])
 
 
 def get_socket_uid(ctx: CallContext, skb_ptr: int, r2: int, r3: int, r4: int, r5: int) -> int:

@@ -8,9 +8,11 @@ rewritten loads of ``data``/``data_end``/``data_meta`` read
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from dataclasses import dataclass, field
 
+from ..errors import BPFError
 from ..progtypes.base import CtxLayout, FieldKind, ProgTypeSpec
 from ..progtypes.skb import ETH_HLEN
 from ..progtypes.xdp import XDP_PACKET_HEADROOM
@@ -20,6 +22,7 @@ from .packet import PacketBuffer
 XDP_FRAME_SIZE = 40  # sizeof(struct xdp_frame): adjust_head may not eat into it
 SKB_SHARED_INFO_SIZE = 320  # SKB_DATA_ALIGN(sizeof(struct skb_shared_info)): reserved tailroom
 XDP_FRAME_BYTES = 4096  # the test_run frame: headroom + data + tailroom in one page
+_ZERO_XDP_FRAME = bytes(XDP_FRAME_BYTES)
 NET_SKB_PAD = 64
 LOOPBACK_IFINDEX = 1
 
@@ -30,8 +33,19 @@ ETH_P_8021AD = 0x88A8
 PACKET_HOST, PACKET_BROADCAST, PACKET_MULTICAST, PACKET_OTHERHOST = 0, 1, 2, 3
 
 
+_pack_u64 = struct.Struct("<Q").pack_into
+
+
 def _offset(layout: CtxLayout, name: str) -> int:
     return layout.field(name).offset
+
+
+def pointer_slots(layout: CtxLayout) -> dict[FieldKind, tuple[int, ...]]:
+    """Pointer kind -> offsets of its slots in the context region."""
+    out: dict[FieldKind, list[int]] = {}
+    for member in layout.pointer_fields:
+        out.setdefault(member.kind, []).append(layout.shadow_offset(member))
+    return {kind: tuple(offsets) for kind, offsets in out.items()}
 
 
 @dataclass(slots=True)
@@ -41,6 +55,12 @@ class CtxRegion:
     layout: CtxLayout
     buf: bytearray
     region: Region
+    #: Offsets of the 8-byte pointer slots of each pointer kind (computed once: syncs are per run).
+    slots: dict[FieldKind, tuple[int, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.slots:
+            self.slots = pointer_slots(self.layout)
 
     @property
     def address(self) -> int:
@@ -59,9 +79,8 @@ class CtxRegion:
         return int(struct.unpack_from("<Q", self.buf, _offset(self.layout, name))[0])
 
     def set_pointer(self, kind: FieldKind, address: int) -> None:
-        for member in self.layout.pointer_fields:
-            if member.kind is kind:
-                struct.pack_into("<Q", self.buf, self.layout.shadow_offset(member), address)
+        for offset in self.slots.get(kind, ()):
+            _pack_u64(self.buf, offset, address)
 
     def uapi_bytes(self) -> bytes:
         return bytes(self.buf[: self.layout.size])
@@ -95,11 +114,59 @@ class XdpContext:
     ctx: CtxRegion
     ingress_ifindex: int = 0
     rx_queue_index: int = 0
+    #: Slot offsets of data, data_end and data_meta (looked up once: sync runs on every run).
+    pointer_slots: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]] = ((), (), ())
+
+    def __post_init__(self) -> None:
+        slots = self.ctx.slots
+        self.pointer_slots = (
+            slots.get(FieldKind.PACKET, ()),
+            slots.get(FieldKind.PACKET_END, ()),
+            slots.get(FieldKind.PACKET_META, ()),
+        )
 
     def sync(self, packet: PacketBuffer) -> None:
-        self.ctx.set_pointer(FieldKind.PACKET, packet.address(packet.data))
-        self.ctx.set_pointer(FieldKind.PACKET_END, packet.address(packet.end))
-        self.ctx.set_pointer(FieldKind.PACKET_META, packet.address(packet.meta))
+        buf = self.ctx.buf
+        base = packet.region.base
+        data_slots, end_slots, meta_slots = self.pointer_slots
+        for slot in data_slots:
+            _pack_u64(buf, slot, base + packet.data)
+        for slot in end_slots:
+            _pack_u64(buf, slot, base + packet.end)
+        for slot in meta_slots:
+            _pack_u64(buf, slot, base + packet.meta)
+
+    def reset(self, frame: bytes, *, meta_len: int, ingress_ifindex: int, rx_queue_index: int) -> None:
+        """Make this context what :func:`make_xdp_context` would build for ``frame``, in place.
+
+        test_run gives every call a fresh zeroed page; reusing the page (zeroed
+        again, same base address) and the read-only xdp_md is the same thing,
+        without mapping two regions per call.
+        """
+        packet = self.packet
+        buf = packet.buf
+        buf[:] = _ZERO_XDP_FRAME
+        meta = XDP_PACKET_HEADROOM - meta_len
+        end = meta + len(frame)
+        buf[meta:end] = frame
+        packet.meta, packet.data, packet.end = meta, XDP_PACKET_HEADROOM, end
+        if (ingress_ifindex, rx_queue_index) != (self.ingress_ifindex, self.rx_queue_index):
+            # xdp_md is read-only for programs, so only these two members ever change.
+            self.ingress_ifindex = ingress_ifindex
+            self.rx_queue_index = rx_queue_index
+            self.ctx.set_u32("ingress_ifindex", ingress_ifindex)
+            self.ctx.set_u32("rx_queue_index", rx_queue_index)
+        packet.notify()
+
+    def reusable(self) -> bool:
+        """True while the frame is still the fixed page make_xdp_context mapped."""
+        return len(self.packet.buf) == XDP_FRAME_BYTES and self.packet.region.buffer is self.packet.buf
+
+    def close(self) -> None:
+        """Unmap the frame and the context."""
+        self.packet.close()
+        with contextlib.suppress(BPFError):
+            self.packet.memory.remove(self.ctx.region)
 
     def xdp_md_out(self, ctx_in: bytes) -> bytes:
         """The xdp_md test_run hands back: data/data_end relative to data_meta."""

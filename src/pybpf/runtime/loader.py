@@ -9,6 +9,7 @@ bpf_printk output) so scripts need not reach into the backend.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,12 +18,20 @@ if TYPE_CHECKING:
     from ..object.spec import ObjectSpec
 
 
-def load(source: str | Path | ObjectSpec | bytes, backend: str | Any = "vm", **options: Any) -> LoadedObject:
+def load(
+    source: str | Path | ObjectSpec | bytes,
+    backend: str | Any = "vm",
+    *,
+    programs: Iterable[str] | None = None,
+    **options: Any,
+) -> LoadedObject:
     """Load ``source`` (a path, an :class:`ObjectSpec` or ELF bytes) into ``backend``.
 
     ``backend`` is ``"vm"`` (default), another backend name :func:`pybpf.loaded.load`
     knows, or a Backend instance.  VM options: ``task``, ``trace_log``, ``clock``,
-    ``seed``, ``helpers``, ``engine``, ``max_instructions``, ``num_cpus``.
+    ``seed``, ``helpers``, ``engine``, ``max_instructions``, ``num_cpus``,
+    ``kernel_version``, ``kconfig``, ``ksyms``.  ``programs`` loads only the named
+    programs (libbpf's autoload).
     """
     from .. import loaded
     from ..object.spec import ObjectSpec
@@ -38,11 +47,10 @@ def load(source: str | Path | ObjectSpec | bytes, backend: str | Any = "vm", **o
 
         options.setdefault("btf", spec.btf)
         backend = VmBackend(**options)
-    obj = (
-        loaded.load(spec, backend=backend)
-        if not isinstance(backend, str)
-        else loaded.load(spec, backend=backend, **options)
-    )
+    if isinstance(backend, str):
+        obj = loaded.load(spec, backend=backend, programs=programs, **options)
+    else:
+        obj = loaded.load(spec, backend=backend, programs=programs)
     trace_log = getattr(obj.backend, "trace_log", None)
     if trace_log is not None and not hasattr(type(obj), "trace_log"):
         obj.trace_log = trace_log  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import VMError
 from ..isa.instruction import Instruction
@@ -25,6 +25,7 @@ from .packet import PacketBuffer
 from .state import RUNTIME_KEY, RunState, Runtime
 
 if TYPE_CHECKING:
+    from ..helpers.impl_kfuncs import KfuncSpec
     from ..helpers.registry import HelperRegistry
     from ..vm.context import CallContext
 
@@ -47,11 +48,12 @@ class VmProgram:
         engine: Engine = "compiled",
         max_instructions: int = DEFAULT_MAX_INSTRUCTIONS,
         check_helpers: bool = True,
+        kfuncs: Sequence[KfuncSpec] = (),
     ) -> None:
         self.name = name
         self.spec = spec
         self.runtime = runtime
-        self.helpers = helpers
+        self.helpers = _with_kfuncs(helpers, kfuncs)
         self.engine: Engine = engine
         self.max_instructions = max_instructions
         self.id = next(_IDS)
@@ -59,10 +61,15 @@ class VmProgram:
         #: Callback handles (lddw src=FUNC) are addresses in this inaccessible region: base + slot.
         self.funcs: Region = runtime.memory.add(f"funcs:{name}", max(nslots, 1), Perm.NONE)
         resolved = [self._resolve_func(i, insn, insns) for i, insn in enumerate(insns)]
-        self.insns: list[Instruction] = rewrite_ctx_access(resolved, spec, check_helpers=check_helpers)
+        checked = rewrite_ctx_access(resolved, spec, check_helpers=check_helpers)
+        kfunc_ids = frozenset(k.id for k in kfuncs)
+        self.insns: list[Instruction] = [_kfunc_as_helper(insn, kfunc_ids) for insn in checked]
         self.vm = self._make_vm(self.insns)
         self._trampolines: dict[int, VM] = {}
         self._bound_packet: PacketBuffer | None = None
+        #: Per-program state test_run reuses between calls (a context and frame), closed with it.
+        self.run_cache: dict[str, Any] = {}
+        self.closed = False
         runtime.programs[self.id] = self
         runtime.programs_by_funcs[self.funcs.tag] = self
         runtime.tail_call_runner = _run_tail_call(runtime)
@@ -123,8 +130,36 @@ class VmProgram:
         packet.observers.append(follow)
 
     def close(self) -> None:
+        self.closed = True
+        for cached in self.run_cache.values():
+            cached.close()
+        self.run_cache.clear()
         self.runtime.programs.pop(self.id, None)
         self.runtime.programs_by_funcs.pop(self.funcs.tag, None)
+
+
+def _with_kfuncs(helpers: HelperRegistry, kfuncs: Sequence[KfuncSpec]) -> HelperRegistry:
+    """``helpers`` plus the kfuncs, each under its synthetic helper id (a copy only when needed)."""
+    if not kfuncs:
+        return helpers
+    from ..helpers.registry import HelperProto, HelperSpec
+
+    out = helpers.copy()
+    for kfunc in kfuncs:
+        out.register(HelperSpec(kfunc.id, kfunc.name, HelperProto(), kfunc.impl), replace=True)
+    return out
+
+
+def _kfunc_as_helper(insn: Instruction, kfunc_ids: frozenset[int]) -> Instruction:
+    """A kfunc call (imm already the synthetic id the backend chose) as a plain helper call.
+
+    Done after the context check, which would refuse the synthetic id as a helper
+    outside the program type's set; the VM then calls it like any helper.  Other
+    kfunc calls stay as they are, and the VM refuses them with a clear error.
+    """
+    if insn.opcode != _CALL or insn.src != CallSrc.KFUNC or insn.imm not in kfunc_ids:
+        return insn
+    return Instruction(insn.opcode, insn.dst, CallSrc.HELPER, 0, insn.imm, insn.meta)
 
 
 def _run_tail_call(runtime: Runtime) -> Callable[[int, int], int]:
