@@ -8,7 +8,7 @@ token) are taken from the current kernel UAPI.
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, IntFlag
 
 
 class Cmd(IntEnum):
@@ -454,3 +454,37 @@ HELPER_NAMES: tuple[str, ...] = (
     "cgrp_storage_delete",
 )
 HELPER_IDS: dict[str, int] = {name: i for i, name in enumerate(HELPER_NAMES)}
+
+
+class MapFlag(IntFlag):
+    """BPF_F_* flags accepted by BPF_MAP_CREATE (``map_flags``)."""
+
+    NO_PREALLOC = 1 << 0
+    NO_COMMON_LRU = 1 << 1
+    NUMA_NODE = 1 << 2
+    RDONLY = 1 << 3
+    WRONLY = 1 << 4
+    STACK_BUILD_ID = 1 << 5
+    ZERO_SEED = 1 << 6
+    RDONLY_PROG = 1 << 7
+    WRONLY_PROG = 1 << 8
+    CLONE = 1 << 9
+    MMAPABLE = 1 << 10
+    PRESERVE_ELEMS = 1 << 11
+    INNER_MAP = 1 << 12
+    LINK = 1 << 13
+    PATH_FD = 1 << 14
+    VTYPE_BTF_OBJ_FD = 1 << 15
+    TOKEN_FD = 1 << 16
+    SEGV_ON_FAULT = 1 << 17
+    NO_USER_CONV = 1 << 18
+
+
+class UpdateFlag(IntFlag):
+    """Flags of BPF_MAP_UPDATE_ELEM / bpf_map_update_elem (BPF_ANY is 0)."""
+
+    ANY = 0
+    NOEXIST = 1
+    EXIST = 2
+    LOCK = 4
+    F_LOCK = 4  # the UAPI spelling, BPF_F_LOCK

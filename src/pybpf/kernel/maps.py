@@ -18,48 +18,18 @@ import ctypes
 import errno as _errno
 import os
 from collections.abc import Iterator, Sequence
-from enum import IntFlag
 
 from ..errors import BPFError, MapError, MapFullError, MapKeyExistsError, MapKeyNotFoundError
-from ..uapi import Cmd, MapType
+from ..uapi import Cmd, MapFlag, MapType, UpdateFlag
 from . import syscall
 from .attr import OBJ_NAME_LEN, FdAttr, MapBatchAttr, MapCreateAttr, MapElemAttr, addr
 from .cpus import possible_cpus
 from .fd import FDObject, OwnedFD
 from .info import MapInfo, map_info
 
-
-class UpdateFlags(IntFlag):
-    """BPF_ANY / BPF_NOEXIST / BPF_EXIST / BPF_F_LOCK for element updates."""
-
-    ANY = 0
-    NOEXIST = 1
-    EXIST = 2
-    F_LOCK = 4
-
-
-class MapFlags(IntFlag):
-    """BPF_F_* flags accepted by BPF_MAP_CREATE."""
-
-    NO_PREALLOC = 1 << 0
-    NO_COMMON_LRU = 1 << 1
-    NUMA_NODE = 1 << 2
-    RDONLY = 1 << 3
-    WRONLY = 1 << 4
-    STACK_BUILD_ID = 1 << 5
-    ZERO_SEED = 1 << 6
-    RDONLY_PROG = 1 << 7
-    WRONLY_PROG = 1 << 8
-    CLONE = 1 << 9
-    MMAPABLE = 1 << 10
-    PRESERVE_ELEMS = 1 << 11
-    INNER_MAP = 1 << 12
-    LINK = 1 << 13
-    PATH_FD = 1 << 14
-    VTYPE_BTF_OBJ_FD = 1 << 15
-    TOKEN_FD = 1 << 16
-    SEGV_ON_FAULT = 1 << 17
-    NO_USER_CONV = 1 << 18
+# The UAPI flag enums under the names this module has always exported.
+UpdateFlags = UpdateFlag
+MapFlags = MapFlag
 
 
 PERCPU_MAP_TYPES = frozenset(

@@ -12,9 +12,6 @@ but makes no bpf(2) calls, so it can be tested on its own.
 
 from __future__ import annotations
 
-import gzip
-import os
-import re
 import struct
 from dataclasses import dataclass, replace
 from functools import cache
@@ -22,7 +19,6 @@ from functools import cache
 from ..btf import (
     BTF,
     Datasec,
-    Enum,
     Func,
     FuncLinkage,
     FuncProto,
@@ -33,53 +29,23 @@ from ..btf import (
     VarSecinfo,
     Void,
 )
-from ..btf.types import Array, Type
-from ..errors import BPFError, BTFError, NotSupportedError
+from ..btf.types import Type
+from ..errors import BTFError, NotSupportedError
+from ..kconfig import KCONFIG_SEC as KCONFIG_SEC
+from ..kconfig import ExternError
+from ..kconfig import KconfigLayout as KconfigLayout
+from ..kconfig import build_kconfig as build_kconfig
+from ..kconfig import kconfig_map_spec as kconfig_map_spec
+from ..kconfig import kernel_version_code as kernel_version_code
 from ..object.spec import BPF_F_RDONLY_PROG, ExternKind, MapKind, MapSpec, ObjectSpec
-from ..uapi import MapType
 from .btf_ids import KIND_FUNC, find_type_id
 
-KCONFIG_SEC = ".kconfig"
 KSYMS_SEC = ".ksyms"
 KIND_VAR = 14
 
 
-class ExternResolveError(BPFError):
-    """A strong ``__kconfig`` / ``__ksym`` extern this kernel cannot satisfy."""
-
-
-# -- the running kernel ---------------------------------------------------------
-
-
-def kernel_version_code(release: str | None = None) -> int:
-    """KERNEL_VERSION(a, b, c) of ``uname -r`` (sublevel clamped to 255, as the kernel does)."""
-    text = release if release is not None else os.uname().release
-    m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
-    if m is None:
-        raise NotSupportedError(f"cannot parse kernel release {text!r}")
-    major, minor, patch = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
-    return (major << 16) | (minor << 8) | min(patch, 255)
-
-
-@cache
-def kernel_config() -> dict[str, str]:
-    """CONFIG_* -> raw value ("y", "m", "100", '"str"') from /proc/config.gz or /boot/config-*."""
-    text = ""
-    try:
-        with gzip.open("/proc/config.gz", "rt") as f:
-            text = f.read()
-    except OSError:
-        try:
-            with open(f"/boot/config-{os.uname().release}") as f:
-                text = f.read()
-        except OSError:
-            return {}
-    config: dict[str, str] = {}
-    for line in text.splitlines():
-        if line.startswith("CONFIG_") and "=" in line:
-            key, _, value = line.partition("=")
-            config[key] = value.strip()
-    return config
+# A strong extern that cannot be resolved (one error type for both backends).
+ExternResolveError = ExternError
 
 
 @cache
@@ -95,111 +61,6 @@ def kallsyms() -> dict[str, int]:
     except OSError:
         return {}
     return symbols
-
-
-# -- .kconfig ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class KconfigLayout:
-    """Where each ``__kconfig`` extern lives in the ``.kconfig`` map, and its initial bytes."""
-
-    offsets: dict[str, int]
-    data: bytes
-
-    @property
-    def size(self) -> int:
-        return len(self.data)
-
-
-def _strip_modifiers(btf: BTF, type_id: int) -> Type:
-    return btf.resolve(type_id)
-
-
-def _kconfig_bytes(btf: BTF, name: str, type_id: int, size: int, raw: str | None) -> bytes:
-    """Encode a Kconfig value for the extern's C type, following libbpf's conventions."""
-    t = _strip_modifiers(btf, type_id)
-    if raw is None:
-        return bytes(size)
-    if isinstance(t, Enum) or (isinstance(t, Int) and t.bool):
-        tri = {"y": 1, "n": 0, "m": 2}
-        if raw not in tri:
-            raise ExternResolveError(f"kconfig {name}={raw} is not a tristate/bool value")
-        value = tri[raw] if isinstance(t, Enum) else (0 if raw == "n" else 1)
-        return value.to_bytes(size, "little")
-    if isinstance(t, Array):
-        if not raw.startswith('"'):
-            raise ExternResolveError(f"kconfig {name}={raw} is not a string")
-        return raw.strip('"').encode()[: size - 1].ljust(size, b"\0")
-    if isinstance(t, Int):
-        if raw in ("y", "m", "n"):
-            value = {"y": 1, "m": 2, "n": 0}[raw]
-        else:
-            try:
-                value = int(raw, 0)
-            except ValueError:
-                raise ExternResolveError(f"kconfig {name}={raw} is not an integer") from None
-        bits = size * 8
-        if not -(1 << (bits - 1)) <= value < (1 << bits):
-            raise ExternResolveError(f"kconfig {name}={raw} does not fit in {size} bytes")
-        return (value & ((1 << bits) - 1)).to_bytes(size, "little")
-    raise ExternResolveError(f"kconfig {name}: unsupported C type {type(t).__name__}")
-
-
-def build_kconfig(spec: ObjectSpec) -> KconfigLayout | None:
-    """The ``.kconfig`` layout for ``spec``'s kconfig externs (None when it has none).
-
-    Each extern is placed at the next offset aligned to its size (libbpf sorts by
-    alignment; any packing works as long as the program and the map agree, because
-    we rewrite the loads ourselves).
-    """
-    externs = [e for e in spec.externs.values() if e.kind is ExternKind.KCONFIG]
-    if not externs:
-        return None
-    btf: BTF | None = spec.btf
-    if btf is None:
-        raise BTFError("object has __kconfig externs but no BTF to size them")
-    config = kernel_config()
-    offsets: dict[str, int] = {}
-    data = bytearray()
-    for ext in externs:
-        if ext.type_id is None:
-            raise BTFError(f"kconfig extern {ext.name} has no BTF type")
-        var = btf[ext.type_id]
-        vtype = var.type_id if isinstance(var, Var) else ext.type_id
-        size = btf.sizeof(vtype)
-        align = min(8, max(1, btf.alignof(vtype)))
-        off = (len(data) + align - 1) // align * align
-        data.extend(bytes(off - len(data)))
-        if ext.name == "LINUX_KERNEL_VERSION":
-            raw: str | None = str(kernel_version_code())
-        else:
-            raw = config.get(ext.name)
-            if raw is None and not ext.weak:
-                where = "/proc/config.gz" if config else "no kernel config found"
-                raise ExternResolveError(f"strong kconfig extern {ext.name} is not set ({where})")
-        offsets[ext.name] = off
-        data.extend(_kconfig_bytes(btf, ext.name, vtype, size, raw))
-    return KconfigLayout(offsets, bytes(data.ljust(max(8, (len(data) + 7) // 8 * 8), b"\0")))
-
-
-def kconfig_map_spec(spec: ObjectSpec, layout: KconfigLayout) -> MapSpec:
-    """The internal ``<obj>.kconfig`` map libbpf would create (read-only for programs)."""
-    name = (spec.name[: 15 - len(KCONFIG_SEC)] + KCONFIG_SEC) if spec.name else KCONFIG_SEC
-    return MapSpec(
-        name=name,
-        type=MapType.ARRAY,
-        key_size=4,
-        value_size=layout.size,
-        max_entries=1,
-        flags=BPF_F_RDONLY_PROG,
-        kind=MapKind.KCONFIG,
-        section=KCONFIG_SEC,
-        data=layout.data,
-    )
-
-
-# -- ksyms -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +86,7 @@ def resolve_ksyms(spec: ObjectSpec) -> dict[str, Ksym]:
                 out[ext.name] = Ksym(ext.name, btf_id=find_type_id(ext.name, KIND_FUNC), is_func=True)
             except NotSupportedError:
                 if not ext.weak:
-                    raise ExternResolveError(f"kfunc {ext.name} is not in the kernel's BTF") from None
+                    raise ExternError(ext.name, "kfunc is not in the kernel's BTF") from None
                 out[ext.name] = Ksym(ext.name, is_func=True)
             continue
         typed = False
@@ -238,12 +99,12 @@ def resolve_ksyms(spec: ObjectSpec) -> dict[str, Ksym]:
                 out[ext.name] = Ksym(ext.name, btf_id=find_type_id(ext.name, KIND_VAR), typed=True)
             except NotSupportedError:
                 if not ext.weak:
-                    raise ExternResolveError(f"typed ksym {ext.name} is not in the kernel's BTF") from None
+                    raise ExternError(ext.name, "typed ksym is not in the kernel's BTF") from None
                 out[ext.name] = Ksym(ext.name, typed=True)
             continue
         address = kallsyms().get(ext.name)
         if address is None and not ext.weak:
-            raise ExternResolveError(f"ksym {ext.name} is not in /proc/kallsyms")
+            raise ExternError(ext.name, "ksym is not in /proc/kallsyms")
         out[ext.name] = Ksym(ext.name, address=address or 0)
     return out
 
@@ -316,7 +177,7 @@ def prepare_btf(spec: ObjectSpec, kconfig: KconfigLayout | None = None) -> bytes
                 VarSecinfo(v.type_id, kconfig.offsets.get(btf.name_of(v.type_id), 0), v.size) for v in t.vars
             )
             replacements.append(
-                replace(t, size=kconfig.size, vars=tuple(sorted(vars_, key=lambda v: v.offset)))
+                replace(t, size=len(kconfig.data), vars=tuple(sorted(vars_, key=lambda v: v.offset)))
             )
             continue
         laid_out: list[VarSecinfo] = []

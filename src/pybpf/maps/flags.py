@@ -7,44 +7,13 @@ user means the same thing here as in bpf(2).
 from __future__ import annotations
 
 import errno
-from enum import IntEnum, IntFlag
+from enum import IntEnum
 
-
-class MapFlag(IntFlag):
-    """BPF_F_* flags accepted by BPF_MAP_CREATE (``map_flags``)."""
-
-    NO_PREALLOC = 1 << 0
-    NO_COMMON_LRU = 1 << 1
-    NUMA_NODE = 1 << 2
-    RDONLY = 1 << 3
-    WRONLY = 1 << 4
-    STACK_BUILD_ID = 1 << 5
-    ZERO_SEED = 1 << 6
-    RDONLY_PROG = 1 << 7
-    WRONLY_PROG = 1 << 8
-    CLONE = 1 << 9
-    MMAPABLE = 1 << 10
-    PRESERVE_ELEMS = 1 << 11
-    INNER_MAP = 1 << 12
-    LINK = 1 << 13
-    PATH_FD = 1 << 14
-    VTYPE_BTF_OBJ_FD = 1 << 15
-    TOKEN_FD = 1 << 16
-    SEGV_ON_FAULT = 1 << 17
-    NO_USER_CONV = 1 << 18
-
+from ..uapi import MapFlag as MapFlag
+from ..uapi import UpdateFlag as UpdateFlag
 
 #: BPF_F_ACCESS_MASK: the four access flags every map type accepts.
 ACCESS_MASK = int(MapFlag.RDONLY | MapFlag.RDONLY_PROG | MapFlag.WRONLY | MapFlag.WRONLY_PROG)
-
-
-class UpdateFlag(IntFlag):
-    """Flags of BPF_MAP_UPDATE_ELEM / bpf_map_update_elem (BPF_ANY is 0)."""
-
-    ANY = 0
-    NOEXIST = 1
-    EXIST = 2
-    LOCK = 4
 
 
 BPF_ANY = 0
