@@ -6,9 +6,9 @@ both backends run them through BPF_PROG_TEST_RUN semantics.  Return value (XDP:
 its low 32 bits, as the kernel reports it), data_out and the full contents of
 every map must be equal after every packet.
 
-Known VM mismatch (xfail below): for skb programs the kernel refuses
-(EINVAL) a frame whose EtherType is IPv4/IPv6 but which is shorter than
-14 + 20 / 14 + 40 bytes; the VM runs it.  The comparison skips those frames.
+For skb programs both refuse (EINVAL) a frame whose EtherType is IPv4/IPv6 but
+which is shorter than 14 + 20 / 14 + 40 bytes (test_vm_refuses_short_l3_like_kernel);
+the random comparison leaves those frames to that test.
 
 Not compared: helpers_mix, whose program reads bpf_ktime_get_ns,
 bpf_ktime_get_boot_ns, jiffies, bpf_get_prandom_u32 and bpf_get_smp_processor_id

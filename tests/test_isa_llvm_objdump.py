@@ -138,7 +138,6 @@ def test_llvm_style_matches_objdump_on_clang_objects(tmp_path: Path, name: str, 
 FIXTURES = sorted((REPO / "tests" / "bpf").glob("*.o"))
 
 
-@pytest.mark.skipif(not FIXTURES, reason="no tests/bpf/*.o fixtures yet")
 @pytest.mark.parametrize("obj", FIXTURES, ids=[p.name for p in FIXTURES])
 def test_llvm_style_matches_objdump_on_fixtures(obj: Path) -> None:
     compare_object(obj)
