@@ -1,8 +1,12 @@
-"""Mutation fuzzing of ObjectSpec parsing: only BPFError subclasses may escape.
+"""Mutation fuzzing of ObjectSpec parsing: only the parse errors may escape.
 
 Seeded and bounded in time: bit flips, byte overwrites, truncation, splicing
 of two fixtures, and mutations aimed at the ELF/section headers, the symbol
-table and relocations (where structure lives), over every committed fixture.
+table, relocations, .BTF and .BTF.ext (where structure lives), over every
+committed fixture (v1, v3 and v4). A mutated object either raises
+ObjectParseError, BTFError or NotSupportedError, or parses into a spec that the
+CLI can show in full (``object show --json``, ``prog dump xlated ... linum
+opcodes`` and ``btf dump``): a spec that parses but cannot be shown is a bug too.
 """
 
 from __future__ import annotations
@@ -13,7 +17,10 @@ import struct
 import time
 from pathlib import Path
 
-from pybpf.errors import BPFError
+from pybpf.btf import dump_json, dump_raw
+from pybpf.cli.cmd_object import object_json
+from pybpf.cli.cmd_prog import xlated_json, xlated_lines
+from pybpf.errors import BTFError, NotSupportedError, ObjectParseError
 from pybpf.object import ObjectSpec
 
 FIX = Path(__file__).parent / "bpf"
@@ -36,9 +43,12 @@ def _hot_ranges(data: bytes) -> list[tuple[int, int]]:
     return [(a, b) for a, b in ranges if 0 <= a < b <= len(data)]
 
 
-def _mutate(rng: random.Random, data: bytes, other: bytes, hot: list[tuple[int, int]]) -> bytes:
+OPS = 6
+PARSE_ERRORS = (ObjectParseError, BTFError, NotSupportedError)
+
+
+def _mutate(rng: random.Random, data: bytes, other: bytes, hot: list[tuple[int, int]], op: int) -> bytes:
     buf = bytearray(data)
-    op = rng.randrange(6)
     if op == 0:  # bit flips anywhere
         for _ in range(rng.randint(1, 8)):
             pos = rng.randrange(len(buf))
@@ -84,24 +94,43 @@ def _mutate(rng: random.Random, data: bytes, other: bytes, hot: list[tuple[int, 
     return bytes(buf)
 
 
-def test_mutations_raise_only_bpf_errors() -> None:
-    corpus = [p.read_bytes() for p in sorted(FIX.glob("*.v3.o"))][:12] or []
-    assert corpus, "no fixtures"
+def _show_everything(spec: ObjectSpec) -> None:
+    """What the CLI prints for a parsed object; it must not fail on a spec that parsed."""
+    object_json(spec)
+    for prog in spec.programs.values():
+        xlated_lines(spec, prog, linum=True, opcodes=True)
+        xlated_json(spec, prog, linum=True, opcodes=True)
+    if spec.btf is not None:
+        dump_raw(spec.btf)
+        dump_json(spec.btf)
+
+
+def test_mutations_raise_only_parse_errors() -> None:
+    corpus = [p.read_bytes() for p in sorted(FIX.glob("*.o"))]
+    assert len(corpus) >= 3 * 20, "the fuzz corpus is every v1/v3/v4 fixture"
     hots = [_hot_ranges(d) for d in corpus]
     rng = random.Random(SEED)
     deadline = time.monotonic() + BUDGET_S
-    done = failures = 0
+    done = 0
+    outcomes = {op: [0, 0] for op in range(OPS)}  # op -> [parsed, rejected]
     for case in range(CASES):
         if time.monotonic() > deadline:
             break
         i = rng.randrange(len(corpus))
-        data = _mutate(rng, corpus[i], rng.choice(corpus), hots[i])
+        op = case % OPS
+        data = _mutate(rng, corpus[i], rng.choice(corpus), hots[i], op)
         try:
-            ObjectSpec.from_bytes(data, name="fuzz")
-        except BPFError:
-            failures += 1
+            spec = ObjectSpec.from_bytes(data, name="fuzz")
+            _show_everything(spec)
+            outcomes[op][0] += 1
+        except PARSE_ERRORS:
+            outcomes[op][1] += 1
         except Exception as exc:
-            raise AssertionError(f"case {case} (seed {SEED}): {type(exc).__name__}: {exc}") from exc
+            raise AssertionError(
+                f"case {case} op {op} (seed {SEED}): {type(exc).__name__} escaped: {exc}"
+            ) from exc
         done += 1
-    assert done >= min(CASES, 1000), f"only {done} cases ran in {BUDGET_S}s"
-    assert failures > 0  # the mutations do reach error paths
+    assert done >= min(CASES, 2000), f"only {done} cases ran in {BUDGET_S}s"
+    # every kind of mutation ran many times and reached the error paths
+    assert all(sum(counts) >= done // OPS - 1 for counts in outcomes.values()), outcomes
+    assert all(rejected > 0 for _, rejected in outcomes.values()), outcomes

@@ -96,3 +96,21 @@ def test_dump_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert rc == 2
     rc, _, err = run(capsys, "object", "show", "/nonexistent.o")
     assert rc == 1 and "cannot read" in err
+
+
+def test_dump_xlated_opcodes_of_an_invalid_instruction(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """An object whose code the ISA rules reject still dumps, bytes as they are (like bpftool)."""
+    from elftools.elf.elffile import ELFFile
+
+    data = bytearray((FIX / "xdp_pass.v1.o").read_bytes())
+    with (FIX / "xdp_pass.v1.o").open("rb") as f:
+        off = ELFFile(f).get_section_by_name("xdp")["sh_offset"]
+    assert data[off] == 0xB7  # r0 = 2
+    data[off + 1] = 0x30  # src register 3 on an immediate move: not a valid instruction
+    bad = tmp_path / "bad.o"
+    bad.write_bytes(bytes(data))
+    rc, out, err = run(capsys, "prog", "dump", "xlated", "file", str(bad), "opcodes")
+    assert rc == 0, err
+    assert "b7 30 00 00 02 00 00 00" in out

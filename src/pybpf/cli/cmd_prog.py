@@ -73,7 +73,7 @@ def func_signature(btf: Any, func_id: int) -> str:
 def _hex_bytes(insn: Any) -> str:
     from ..isa.codec import encode
 
-    raw = encode([insn])
+    raw = encode([insn], validate=False)
     first = " ".join(f"{b:02x}" for b in raw[:8])
     if len(raw) > 8:
         return first + "  " + " ".join(f"{b:02x}" for b in raw[8:])
@@ -130,7 +130,7 @@ def xlated_json(spec: Any, prog: Any, *, linum: bool = False, opcodes: bool = Fa
         if insn.meta is not None and insn.meta.reference is not None:
             rec["reference"] = insn.meta.reference
         if opcodes:
-            raw = encode([insn])
+            raw = encode([insn], validate=False)
             rec["opcodes"] = {
                 "code": f"{insn.opcode:#04x}",
                 "src_reg": f"{insn.src:#x}",

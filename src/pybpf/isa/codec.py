@@ -72,13 +72,18 @@ def decode(data: bytes, *, endian: Endian = "little", validate: bool = True) -> 
     return out
 
 
-def encode(insns: Iterable[Instruction], *, endian: Endian = "little") -> bytes:
-    """Encode instructions; an invalid one raises InvalidInstructionError (slot index)."""
+def encode(insns: Iterable[Instruction], *, endian: Endian = "little", validate: bool = True) -> bytes:
+    """Encode instructions; an invalid one raises InvalidInstructionError (slot index).
+
+    ``validate=False`` writes whatever fields an instruction holds (they must still
+    fit their slot), so a dump can show the bytes of an object clang or a corrupted
+    file produced, the way ``decode(..., validate=False)`` read them.
+    """
     slot = _SLOT[endian]
     parts: list[bytes] = []
     index = 0
     for insn in insns:
-        reason = invalid_reason(insn)
+        reason = invalid_reason(insn) if validate else None
         if reason is not None:
             raise InvalidInstructionError(index, reason)
         regs = _join_regs(insn.dst, insn.src, endian)
