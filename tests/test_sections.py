@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from enum import IntEnum
+from pathlib import Path
+
 import pytest
 
 from pybpf.elf.sections import (
     SECTION_DEFS,
     AttachKind,
+    SecDef,
     SecFlag,
     find_sec_def,
     lookup_section,
@@ -14,6 +18,7 @@ from pybpf.elf.sections import (
 )
 from pybpf.errors import ObjectParseError
 from pybpf.uapi import AttachType as A
+from pybpf.uapi import MapType
 from pybpf.uapi import ProgType as P
 
 BRIEF_NAMES = [
@@ -254,3 +259,173 @@ def test_no_extras_no_target() -> None:
 def test_bad_extras(section: str) -> None:
     with pytest.raises(ObjectParseError):
         parse_attach_target(lookup_section(section), section)
+
+
+# libbpf's documented table ("Program Types and ELF Sections"), row by row, spelled
+# as the kernel's UAPI enumerators: section -> (program type, attach type, sleepable).
+# Independent of SECTION_DEFS so a wrong row there is caught.
+DOCUMENTED: dict[str, tuple[str, str | None, bool]] = {
+    "socket": ("SOCKET_FILTER", None, False),
+    "sk_reuseport/migrate": ("SK_REUSEPORT", "SK_REUSEPORT_SELECT_OR_MIGRATE", False),
+    "sk_reuseport": ("SK_REUSEPORT", "SK_REUSEPORT_SELECT", False),
+    "kprobe+": ("KPROBE", None, False),
+    "uprobe+": ("KPROBE", None, False),
+    "uprobe.s+": ("KPROBE", None, True),
+    "kretprobe+": ("KPROBE", None, False),
+    "uretprobe+": ("KPROBE", None, False),
+    "uretprobe.s+": ("KPROBE", None, True),
+    "kprobe.multi+": ("KPROBE", "TRACE_KPROBE_MULTI", False),
+    "kretprobe.multi+": ("KPROBE", "TRACE_KPROBE_MULTI", False),
+    "kprobe.session+": ("KPROBE", "TRACE_KPROBE_SESSION", False),
+    "uprobe.multi+": ("KPROBE", "TRACE_UPROBE_MULTI", False),
+    "uretprobe.multi+": ("KPROBE", "TRACE_UPROBE_MULTI", False),
+    "uprobe.session+": ("KPROBE", "TRACE_UPROBE_SESSION", False),
+    "uprobe.multi.s+": ("KPROBE", "TRACE_UPROBE_MULTI", True),
+    "uretprobe.multi.s+": ("KPROBE", "TRACE_UPROBE_MULTI", True),
+    "uprobe.session.s+": ("KPROBE", "TRACE_UPROBE_SESSION", True),
+    "ksyscall+": ("KPROBE", None, False),
+    "kretsyscall+": ("KPROBE", None, False),
+    "usdt+": ("KPROBE", None, False),
+    "usdt.s+": ("KPROBE", None, True),
+    "tc/ingress": ("SCHED_CLS", "TCX_INGRESS", False),
+    "tc/egress": ("SCHED_CLS", "TCX_EGRESS", False),
+    "tcx/ingress": ("SCHED_CLS", "TCX_INGRESS", False),
+    "tcx/egress": ("SCHED_CLS", "TCX_EGRESS", False),
+    "tc": ("SCHED_CLS", None, False),
+    "classifier": ("SCHED_CLS", None, False),
+    "action": ("SCHED_ACT", None, False),
+    "netkit/primary": ("SCHED_CLS", "NETKIT_PRIMARY", False),
+    "netkit/peer": ("SCHED_CLS", "NETKIT_PEER", False),
+    "tracepoint+": ("TRACEPOINT", None, False),
+    "tp+": ("TRACEPOINT", None, False),
+    "raw_tracepoint+": ("RAW_TRACEPOINT", None, False),
+    "raw_tp+": ("RAW_TRACEPOINT", None, False),
+    "raw_tracepoint.w+": ("RAW_TRACEPOINT_WRITABLE", None, False),
+    "raw_tp.w+": ("RAW_TRACEPOINT_WRITABLE", None, False),
+    "tp_btf+": ("TRACING", "TRACE_RAW_TP", False),
+    "fentry+": ("TRACING", "TRACE_FENTRY", False),
+    "fmod_ret+": ("TRACING", "MODIFY_RETURN", False),
+    "fexit+": ("TRACING", "TRACE_FEXIT", False),
+    "fentry.s+": ("TRACING", "TRACE_FENTRY", True),
+    "fmod_ret.s+": ("TRACING", "MODIFY_RETURN", True),
+    "fexit.s+": ("TRACING", "TRACE_FEXIT", True),
+    "freplace+": ("EXT", None, False),
+    "lsm+": ("LSM", "LSM_MAC", False),
+    "lsm.s+": ("LSM", "LSM_MAC", True),
+    "lsm_cgroup+": ("LSM", "LSM_CGROUP", False),
+    "iter+": ("TRACING", "TRACE_ITER", False),
+    "iter.s+": ("TRACING", "TRACE_ITER", True),
+    "syscall": ("SYSCALL", None, True),
+    "xdp.frags/devmap": ("XDP", "XDP_DEVMAP", False),
+    "xdp/devmap": ("XDP", "XDP_DEVMAP", False),
+    "xdp.frags/cpumap": ("XDP", "XDP_CPUMAP", False),
+    "xdp/cpumap": ("XDP", "XDP_CPUMAP", False),
+    "xdp.frags": ("XDP", "XDP", False),
+    "xdp": ("XDP", "XDP", False),
+    "perf_event": ("PERF_EVENT", None, False),
+    "lwt_in": ("LWT_IN", None, False),
+    "lwt_out": ("LWT_OUT", None, False),
+    "lwt_xmit": ("LWT_XMIT", None, False),
+    "lwt_seg6local": ("LWT_SEG6LOCAL", None, False),
+    "sockops": ("SOCK_OPS", "CGROUP_SOCK_OPS", False),
+    "sk_skb/stream_parser": ("SK_SKB", "SK_SKB_STREAM_PARSER", False),
+    "sk_skb/stream_verdict": ("SK_SKB", "SK_SKB_STREAM_VERDICT", False),
+    "sk_skb/verdict": ("SK_SKB", "SK_SKB_VERDICT", False),
+    "sk_skb": ("SK_SKB", None, False),
+    "sk_msg": ("SK_MSG", "SK_MSG_VERDICT", False),
+    "lirc_mode2": ("LIRC_MODE2", "LIRC_MODE2", False),
+    "flow_dissector": ("FLOW_DISSECTOR", "FLOW_DISSECTOR", False),
+    "cgroup_skb/ingress": ("CGROUP_SKB", "CGROUP_INET_INGRESS", False),
+    "cgroup_skb/egress": ("CGROUP_SKB", "CGROUP_INET_EGRESS", False),
+    "cgroup/skb": ("CGROUP_SKB", None, False),
+    "cgroup/sock_create": ("CGROUP_SOCK", "CGROUP_INET_SOCK_CREATE", False),
+    "cgroup/sock_release": ("CGROUP_SOCK", "CGROUP_INET_SOCK_RELEASE", False),
+    "cgroup/sock": ("CGROUP_SOCK", "CGROUP_INET_SOCK_CREATE", False),
+    "cgroup/post_bind4": ("CGROUP_SOCK", "CGROUP_INET4_POST_BIND", False),
+    "cgroup/post_bind6": ("CGROUP_SOCK", "CGROUP_INET6_POST_BIND", False),
+    "cgroup/bind4": ("CGROUP_SOCK_ADDR", "CGROUP_INET4_BIND", False),
+    "cgroup/bind6": ("CGROUP_SOCK_ADDR", "CGROUP_INET6_BIND", False),
+    "cgroup/connect4": ("CGROUP_SOCK_ADDR", "CGROUP_INET4_CONNECT", False),
+    "cgroup/connect6": ("CGROUP_SOCK_ADDR", "CGROUP_INET6_CONNECT", False),
+    "cgroup/connect_unix": ("CGROUP_SOCK_ADDR", "CGROUP_UNIX_CONNECT", False),
+    "cgroup/sendmsg4": ("CGROUP_SOCK_ADDR", "CGROUP_UDP4_SENDMSG", False),
+    "cgroup/sendmsg6": ("CGROUP_SOCK_ADDR", "CGROUP_UDP6_SENDMSG", False),
+    "cgroup/sendmsg_unix": ("CGROUP_SOCK_ADDR", "CGROUP_UNIX_SENDMSG", False),
+    "cgroup/recvmsg4": ("CGROUP_SOCK_ADDR", "CGROUP_UDP4_RECVMSG", False),
+    "cgroup/recvmsg6": ("CGROUP_SOCK_ADDR", "CGROUP_UDP6_RECVMSG", False),
+    "cgroup/recvmsg_unix": ("CGROUP_SOCK_ADDR", "CGROUP_UNIX_RECVMSG", False),
+    "cgroup/getpeername4": ("CGROUP_SOCK_ADDR", "CGROUP_INET4_GETPEERNAME", False),
+    "cgroup/getpeername6": ("CGROUP_SOCK_ADDR", "CGROUP_INET6_GETPEERNAME", False),
+    "cgroup/getpeername_unix": ("CGROUP_SOCK_ADDR", "CGROUP_UNIX_GETPEERNAME", False),
+    "cgroup/getsockname4": ("CGROUP_SOCK_ADDR", "CGROUP_INET4_GETSOCKNAME", False),
+    "cgroup/getsockname6": ("CGROUP_SOCK_ADDR", "CGROUP_INET6_GETSOCKNAME", False),
+    "cgroup/getsockname_unix": ("CGROUP_SOCK_ADDR", "CGROUP_UNIX_GETSOCKNAME", False),
+    "cgroup/sysctl": ("CGROUP_SYSCTL", "CGROUP_SYSCTL", False),
+    "cgroup/getsockopt": ("CGROUP_SOCKOPT", "CGROUP_GETSOCKOPT", False),
+    "cgroup/setsockopt": ("CGROUP_SOCKOPT", "CGROUP_SETSOCKOPT", False),
+    "cgroup/dev": ("CGROUP_DEVICE", "CGROUP_DEVICE", False),
+    "struct_ops+": ("STRUCT_OPS", None, False),
+    "struct_ops.s+": ("STRUCT_OPS", None, True),
+    "sk_lookup": ("SK_LOOKUP", "SK_LOOKUP", False),
+    "netfilter": ("NETFILTER", "NETFILTER", False),
+}
+
+
+def test_table_is_exactly_the_documented_rows() -> None:
+    assert [d.pattern for d in SECTION_DEFS] == list(DOCUMENTED)  # libbpf's order too
+
+
+@pytest.mark.parametrize("sec", SECTION_DEFS, ids=lambda d: d.pattern)
+def test_row_matches_documentation(sec: SecDef) -> None:
+    prog, attach, sleepable = DOCUMENTED[sec.pattern]
+    assert sec.prog_type.name == prog
+    assert (sec.expected_attach_type.name if sec.expected_attach_type is not None else None) == attach
+    assert sec.sleepable is sleepable
+    # what `object show` prints: bpftool's lowercase spellings
+    assert sec.prog_type.uapi_name == prog.lower()
+
+
+@pytest.mark.skipif(not Path("/sys/kernel/btf/vmlinux").exists(), reason="no kernel BTF")
+@pytest.mark.parametrize(
+    ("enum", "kernel_enum", "prefix"),
+    [
+        (P, "bpf_prog_type", "BPF_PROG_TYPE_"),
+        (MapType, "bpf_map_type", "BPF_MAP_TYPE_"),
+        (A, "bpf_attach_type", "BPF_"),
+    ],
+    ids=["prog_type", "map_type", "attach_type"],
+)
+def test_uapi_enums_are_the_running_kernels(enum: type[IntEnum], kernel_enum: str, prefix: str) -> None:
+    """Names and numbers of the program, map and attach types are the kernel's own.
+
+    The running kernel's BTF has the enums of its UAPI (newer than the distro
+    header): every enumerator pybpf knows has the kernel's value and name, and pybpf
+    knows every one the kernel has.
+    """
+    from pybpf.btf import BTF
+
+    kernel = {
+        v.name.removeprefix(prefix): v.value
+        for v in BTF.from_file("/sys/kernel/btf/vmlinux").find(kernel_enum).values
+        if not v.name.startswith("__MAX")
+    }
+    # the UAPI keeps old names as aliases (BPF_MAP_TYPE_CGROUP_STORAGE_DEPRECATED = 19 beside
+    # BPF_MAP_TYPE_CGROUP_STORAGE = 19): one name per value, the one bpftool prints
+    kernel = {
+        k: v
+        for k, v in kernel.items()
+        if not k.endswith("_DEPRECATED") or k.removesuffix("_DEPRECATED") not in kernel
+    }
+    ours = {m.name: m.value for m in enum}
+    assert ours == kernel
+
+
+def test_type_slash_requires_extras() -> None:
+    """The ``type/`` form (no row uses it today) matches only with extras after the '/'."""
+    d = SecDef("custom/", P.KPROBE, None)
+    assert d.matches("custom/x") and d.extras("custom/x") == "x"
+    assert not d.matches("custom/") and not d.matches("custom") and not d.matches("customx")
+    plus = SecDef("custom+", P.KPROBE, None)
+    assert plus.matches("custom") and plus.matches("custom/x") and not plus.matches("customx")
+    exact = SecDef("custom", P.KPROBE, None)
+    assert exact.matches("custom") and not exact.matches("custom/x")
