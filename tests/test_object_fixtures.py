@@ -6,10 +6,12 @@ answer exists; other expectations come from the fixture sources.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -288,3 +290,93 @@ def test_toplevel_lazy_export() -> None:
     import pybpf
 
     assert pybpf.ObjectSpec is ObjectSpec
+
+
+def _readelf_json(path: Path) -> dict[str, Any]:
+    out = subprocess.run(
+        ["llvm-readelf-19", "--elf-output-style=JSON", "-S", "-s", "-r", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    doc: dict[str, Any] = json.loads(out)[0]
+    return doc
+
+
+@pytest.mark.skipif(shutil.which("llvm-readelf-19") is None, reason="needs llvm-readelf-19")
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_programs_maps_and_relocations_are_the_symbol_tables(path: Path) -> None:
+    """Every fixture, every -mcpu, against llvm-readelf-19's symbol and relocation tables.
+
+    Programs are the global functions of executable sections other than .text (a
+    static one there is a subprogram); BTF and legacy maps are the objects of
+    ``.maps`` / ``maps``; each relocation inside a program's own function lands on an
+    instruction that references what the relocation's symbol names (the map, the
+    data section's map, the extern, the called function), and every map, data or
+    extern reference in that function comes from a relocation.
+    """
+    elf = _readelf_json(path)
+    spec = ObjectSpec.from_file(path)
+    sections = {s["Section"]["Index"]: s["Section"] for s in elf["Sections"]}
+    executable = {i for i, s in sections.items() if s["Flags"]["Value"] & 0x4}
+    symbols = [s["Symbol"] for s in elf["Symbols"]]
+
+    def sec_name(sym: dict[str, Any]) -> str:
+        return str(sections.get(sym["Section"]["Value"], {}).get("Name", {}).get("Name", ""))
+
+    entries = {
+        s["Name"]["Name"]: s
+        for s in symbols
+        if s["Type"]["Name"] == "Function"
+        and s["Binding"]["Name"] == "Global"
+        and s["Section"]["Value"] in executable
+        and sec_name(s) != ".text"
+    }
+    assert sorted(spec.programs) == sorted(entries)
+    map_objects = {
+        s["Name"]["Name"]
+        for s in symbols
+        if sec_name(s) in (".maps", "maps") and s["Type"]["Name"] == "Object"
+    }
+    assert map_objects == {m.name for m in spec.maps.values() if m.kind in (MapKind.BTF, MapKind.LEGACY)}
+
+    relocs = {
+        sections[r["SectionIndex"]]["Info"]: [x["Relocation"] for x in r["Relocs"]]
+        for r in elf["Relocations"]
+    }
+    for prog in spec.programs.values():
+        entry = entries[prog.name]
+        start, end = entry["Value"], entry["Value"] + entry["Size"]
+        by_slot: dict[int, Any] = {}
+        pc = 0
+        for insn in prog.instructions:
+            if pc * 8 >= end - start:
+                break
+            by_slot[pc] = insn
+            pc += insn.width
+        from_relocs: set[int] = set()
+        for rel in relocs.get(entry["Section"]["Value"], []):
+            if not start <= rel["Offset"] < end:
+                continue
+            slot = (rel["Offset"] - start) // 8
+            from_relocs.add(slot)
+            insn = by_slot[slot]
+            ref = insn.meta.reference if insn.meta is not None else None
+            assert ref is not None, (prog.name, rel)
+            sym = symbols[rel["Symbol"]["Value"]]
+            name, where = sym["Name"]["Name"], sec_name(sym)
+            if where in (".maps", "maps") or sym["Section"]["Value"] == 0:  # a map, an extern
+                assert ref == name, (prog.name, rel)
+            elif sym["Section"]["Value"] in executable:  # a called or callback function
+                assert ref == name or ref in (prog.name, *prog.subprograms), (prog.name, rel)
+            else:  # global data: the section's array map
+                assert spec.maps[ref].section == where, (prog.name, rel)
+        data_refs = {
+            slot
+            for slot, insn in by_slot.items()
+            if insn.meta is not None
+            and insn.meta.reference is not None
+            and insn.is_lddw
+            and insn.src != PseudoSrc.FUNC
+        }
+        assert data_refs <= from_relocs, prog.name
