@@ -380,3 +380,80 @@ def test_programs_maps_and_relocations_are_the_symbol_tables(path: Path) -> None
             and insn.src != PseudoSrc.FUNC
         }
         assert data_refs <= from_relocs, prog.name
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_sections_more_exact(cpu: str) -> None:
+    spec = load("sections_more", cpu)
+    got = {
+        name: (
+            p.prog_type,
+            p.expected_attach_type,
+            p.sleepable,
+            p.attach.kind if p.attach else None,
+            (p.attach.path, p.attach.name) if p.attach else None,
+        )
+        for name, p in spec.programs.items()
+    }
+    bash = "/bin/bash"
+    assert got == {
+        "more_uretprobe_s": (ProgType.KPROBE, None, True, AttachKind.UPROBE, (bash, "readline")),
+        "more_uprobe_session": (
+            ProgType.KPROBE,
+            AttachType.TRACE_UPROBE_SESSION,
+            False,
+            AttachKind.MULTI_UPROBE,
+            (bash, "readline*"),
+        ),
+        "more_uprobe_multi_s": (
+            ProgType.KPROBE,
+            AttachType.TRACE_UPROBE_MULTI,
+            True,
+            AttachKind.MULTI_UPROBE,
+            (bash, "readline*"),
+        ),
+        "more_uretprobe_multi_s": (
+            ProgType.KPROBE,
+            AttachType.TRACE_UPROBE_MULTI,
+            True,
+            AttachKind.MULTI_UPROBE,
+            (bash, "readline*"),
+        ),
+        "more_uprobe_session_s": (
+            ProgType.KPROBE,
+            AttachType.TRACE_UPROBE_SESSION,
+            True,
+            AttachKind.MULTI_UPROBE,
+            (bash, "readline*"),
+        ),
+        "more_usdt_s": (
+            ProgType.KPROBE,
+            None,
+            True,
+            AttachKind.USDT,
+            ("/usr/lib/x86_64-linux-gnu/libc.so.6", "setjmp"),
+        ),
+        "more_fmod_ret_s": (
+            ProgType.TRACING,
+            AttachType.MODIFY_RETURN,
+            True,
+            AttachKind.BTF,
+            (None, "bpf_modify_return_test"),
+        ),
+        "more_sk_skb_verdict": (ProgType.SK_SKB, AttachType.SK_SKB_VERDICT, False, None, None),
+        "more_struct_ops_s": (ProgType.STRUCT_OPS, None, True, AttachKind.STRUCT_OPS, (None, "pybpf_init")),
+    }
+    assert spec.programs["more_usdt_s"].attach.provider == "libc"  # type: ignore[union-attr]
+
+
+def test_every_sec_table_row_has_a_fixture_program() -> None:
+    """Each row of the SEC table is exercised by a program of a real clang-built object."""
+    from pybpf.elf.sections import SECTION_DEFS, find_sec_def
+
+    used = set()
+    for path in FIX.glob("*.v3.o"):
+        for prog in ObjectSpec.from_file(path).programs.values():
+            sec = find_sec_def(prog.section)
+            assert sec is not None
+            used.add(sec.pattern)
+    assert [d.pattern for d in SECTION_DEFS if d.pattern not in used] == []
