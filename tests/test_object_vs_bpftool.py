@@ -145,3 +145,48 @@ def test_xlated_dump_matches_the_kernel(loaded: tuple[ObjectSpec, Path]) -> None
             assert ours[0] == kernel[0]  # the function's prototype from func_info
             continue
         assert ours == kernel, prog.name
+
+
+_CORE_SPEC = re.compile(
+    r"prog '(\w+)': relo #(\d+): <(\w+)> \[(\d+)\] [^(]*?(?:\((\d+(?::\d+)*) @ offset \d+\))?$"
+)
+_CORE_PATCH = re.compile(r"prog '(\w+)': relo #(\d+): patched insn #(\d+)")
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_core_records_are_the_ones_libbpf_reads(cpu: str, tmp_path: Path) -> None:
+    """The .BTF.ext CO-RE records of core.bpf.c, against libbpf's debug log of the same file.
+
+    ``bpftool -d`` makes libbpf print each record it reads (kind, local type id,
+    access string for field relocations) and the instruction it patches; the
+    ProgramSpec's ``core_relos`` must be the same list in the same order.
+    """
+    if shutil.which("bpftool") is None:
+        pytest.skip("bpftool not installed")
+    obj = FIX / f"core.{cpu}.o"
+    pin = Path(f"/sys/fs/bpf/i3_core_{os.getpid()}_{cpu}")
+    shutil.rmtree(pin, ignore_errors=True)
+    try:
+        proc = subprocess.run(
+            ["bpftool", "-d", "prog", "loadall", str(obj), str(pin)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        shutil.rmtree(pin, ignore_errors=True)
+    logged: dict[int, list[object]] = {}
+    for line in proc.stderr.splitlines():
+        if "candidate" in line:
+            continue
+        if m := _CORE_SPEC.search(line):
+            logged[int(m.group(2))] = [m.group(3), int(m.group(4)), m.group(5)]
+        elif m := _CORE_PATCH.search(line):
+            logged[int(m.group(2))].append(int(m.group(3)))
+    prog = ObjectSpec.from_file(obj).programs["core_relocs"]
+    ours = [
+        [r.kind.libbpf_name, r.type_id, r.access if r.kind.name.startswith("FIELD") else None, r.insn_idx]
+        for r in prog.core_relos
+    ]
+    assert len(ours) >= 20
+    assert [logged[i] for i in sorted(logged)] == ours
