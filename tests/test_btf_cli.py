@@ -96,3 +96,21 @@ def test_split_btf_with_base_matches_bpftool(tmp_path: Path) -> None:
         out = pybpf("btf", "dump", "-B", str(VMLINUX), "file", str(split), "format", fmt)
         assert out.returncode == 0, out.stderr
         assert out.stdout == bpftool("btf", "dump", "-B", str(VMLINUX), "file", str(split), "format", fmt)
+
+
+def test_broken_btf_in_an_object_names_the_section(tmp_path: Path) -> None:
+    """``btf dump file X.o`` with a corrupted .BTF: one line naming the section and offset."""
+    from elftools.elf.elffile import ELFFile
+
+    src = Path(__file__).parent / "bpf" / "xdp_pass.v3.o"
+    data = bytearray(src.read_bytes())
+    with src.open("rb") as f:
+        off = ELFFile(f).get_section_by_name(".BTF")["sh_offset"]
+    data[off : off + 2] = b"\0\0"
+    bad = tmp_path / "bad.o"
+    bad.write_bytes(bytes(data))
+    out = pybpf("btf", "dump", "file", str(bad))
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.strip().splitlines() == [
+        "Error: bad BTF magic 0000 (expected 0xeb9f) (section .BTF, offset 0x0)"
+    ]

@@ -109,8 +109,18 @@ def test_bad_btf() -> None:
     bad = bytearray(XDP)
     _, _, off, _ = _sections(XDP)[".BTF"]
     bad[off : off + 2] = b"\x00\x00"
-    with pytest.raises(BTFError):
+    with pytest.raises(BTFError, match=r"magic .*\(section \.BTF, offset 0x0\)") as info:
         ObjectSpec.from_bytes(bytes(bad))
+    assert (info.value.section, info.value.offset) == (".BTF", 0)
+
+
+def test_bad_btf_ext_names_section_and_offset() -> None:
+    bad = bytearray(XDP)
+    _, _, off, _ = _sections(XDP)[".BTF.ext"]
+    struct.pack_into("<I", bad, off + 8, 0xFFFF)  # func_info_off far past the data
+    with pytest.raises(BTFError, match=r"func_info .*\(section \.BTF\.ext, offset 0x") as info:
+        ObjectSpec.from_bytes(bytes(bad))
+    assert info.value.section == ".BTF.ext" and info.value.offset is not None
 
 
 def test_section_past_end_of_file() -> None:

@@ -81,12 +81,30 @@ class ObjectParseError(BPFError):
 
 
 class BTFError(BPFError):
-    """BTF or BTF.ext data that is malformed."""
+    """BTF or BTF.ext data that is malformed.
 
-    def __init__(self, message: str, *, offset: int | None = None) -> None:
-        full = f"{message} (offset {offset:#x})" if offset is not None else message
+    ``offset`` is relative to the start of the BTF (or BTF.ext) data; ``section``
+    names the ELF section it was read from (``.BTF``, ``.BTF.ext``) when it came
+    from an object file, so the message says where to look.
+    """
+
+    def __init__(self, message: str, *, offset: int | None = None, section: str | None = None) -> None:
+        where = []
+        if section is not None:
+            where.append(f"section {section}")
+        if offset is not None:
+            where.append(f"offset {offset:#x}")
+        full = f"{message} ({', '.join(where)})" if where else message
         super().__init__(full)
+        self.reason = message
         self.offset = offset
+        self.section = section
+
+    def in_section(self, section: str) -> BTFError:
+        """This error, naming the ELF ``section`` its data came from (if it does not yet)."""
+        if self.section is not None:
+            return self
+        return BTFError(self.reason, offset=self.offset, section=section)
 
 
 class CORERelocationError(BTFError):

@@ -130,9 +130,13 @@ class BTF:
     def from_file(cls, path: str | Path, *, base: BTF | None = None) -> BTF:
         """Read raw BTF, or the .BTF section of an ELF object."""
         data = Path(path).read_bytes()
-        if data[:4] == b"\x7fELF":
-            data = elf_section(data, ".BTF", path=str(path))
-        return cls.parse(data, base=base)
+        if data[:4] != b"\x7fELF":
+            return cls.parse(data, base=base)
+        data = elf_section(data, ".BTF", path=str(path))
+        try:
+            return cls.parse(data, base=base)
+        except BTFError as exc:
+            raise exc.in_section(".BTF") from exc
 
     @property
     def byteorder(self) -> str:
