@@ -155,3 +155,29 @@ def test_static_call_within_program_section(tmp_path: Path) -> None:
     assert list(spec.programs) == ["prog"] and prog.subprograms == ("helper",)
     calls = [i for i in prog.instructions if i.is_pseudo_call]
     assert calls and calls[0].meta is not None and calls[0].meta.reference == "helper"
+
+
+_STRUCT_OPS_SRC = """
+struct ops { int (*run)(void *ctx); int (*other)(void *ctx); char name[8]; };
+__attribute__((section("struct_ops/run"), used)) int run_impl(void *ctx) { return 1; }
+__attribute__((section("xdp"), used)) int xdp_impl(void *ctx) { return 2; }
+__attribute__((section("%s"), used)) struct ops my_ops = { .run = (void *)%s, .name = "mine" };
+"""
+
+
+@needs_clang
+def test_struct_ops_link_variable(tmp_path: Path) -> None:
+    data = _compile(tmp_path, _STRUCT_OPS_SRC % (".struct_ops.link", "run_impl"), "-target", "bpf")
+    spec = ObjectSpec.from_bytes(data)
+    so = spec.struct_ops["my_ops"]
+    assert (so.section, so.link, so.type_name, so.size) == (".struct_ops.link", True, "ops", 24)
+    assert so.programs == (("run", "run_impl"),)
+    assert so.data[16:21] == b"mine\0"
+
+
+@needs_clang
+def test_struct_ops_member_must_point_at_a_struct_ops_program(tmp_path: Path) -> None:
+    data = _compile(tmp_path, _STRUCT_OPS_SRC % (".struct_ops", "xdp_impl"), "-target", "bpf")
+    with pytest.raises(ObjectParseError, match="'xdp_impl', which is not a struct_ops program") as info:
+        ObjectSpec.from_bytes(data)
+    assert info.value.section == ".struct_ops" and info.value.offset == 0

@@ -22,7 +22,44 @@ def test_object_show_json(capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, _ = run(capsys, "-j", "object", "show", str(FIX / "maps_btf.v3.o"))
     assert rc == 0
     doc = json.loads(out)
-    assert list(doc) == ["name", "license", "kern_version", "programs", "maps", "variables", "externs"]
+    assert list(doc) == [
+        "name",
+        "license",
+        "kern_version",
+        "programs",
+        "maps",
+        "variables",
+        "externs",
+        "struct_ops",
+    ]
+    assert list(doc["programs"][0]) == [
+        "name",
+        "section",
+        "type",
+        "expected_attach_type",
+        "attach",
+        "sleepable",
+        "frags",
+        "insn_count",
+        "subprograms",
+    ]
+    assert list(doc["maps"][0]) == [
+        "name",
+        "type",
+        "kind",
+        "section",
+        "key_size",
+        "value_size",
+        "max_entries",
+        "flags",
+        "pinning",
+        "numa_node",
+        "map_extra",
+        "key_type",
+        "value_type",
+        "inner",
+        "initial_values",
+    ]
     assert doc["name"] == "maps_btf"
     assert [p["name"] for p in doc["programs"]] == ["tail_a", "tail_b", "xdp_use_maps"]
     prog = doc["programs"][2]
@@ -114,3 +151,39 @@ def test_dump_xlated_opcodes_of_an_invalid_instruction(
     rc, out, err = run(capsys, "prog", "dump", "xlated", "file", str(bad), "opcodes")
     assert rc == 0, err
     assert "b7 30 00 00 02 00 00 00" in out
+
+
+def test_object_show_variables_externs_struct_ops_json(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, _ = run(capsys, "-j", "object", "show", str(FIX / "globals.v3.o"))
+    assert rc == 0
+    doc = json.loads(out)
+    var = next(v for v in doc["variables"] if v["name"] == "packets_seen")
+    assert var == {
+        "name": "packets_seen",
+        "section": ".data",
+        "map": "globals.data",
+        "offset": 0,
+        "size": 4,
+        "type": "int",
+        "global": True,
+    }
+    hz = next(e for e in doc["externs"] if e["name"] == "CONFIG_HZ")
+    assert list(hz) == ["name", "kind", "type", "function", "weak"] and hz["kind"] == "kconfig"
+    assert doc["struct_ops"] == []
+    rc, out, _ = run(capsys, "-j", "object", "show", str(FIX / "struct_ops.v4.o"))
+    assert json.loads(out)["struct_ops"] == [
+        {
+            "name": "pybpf_cc",
+            "section": ".struct_ops",
+            "type": "tcp_congestion_ops",
+            "size": 40,
+            "link": False,
+            "programs": {
+                "ssthresh": "pybpf_ssthresh",
+                "cong_avoid": "pybpf_cong_avoid",
+                "undo_cwnd": "pybpf_undo_cwnd",
+            },
+        }
+    ]
+    rc, out, _ = run(capsys, "object", "show", str(FIX / "struct_ops.v1.o"))
+    assert rc == 0 and "tcp_congestion_ops" in out and "ssthresh=pybpf_ssthresh" in out

@@ -457,3 +457,20 @@ def test_every_sec_table_row_has_a_fixture_program() -> None:
             assert sec is not None
             used.add(sec.pattern)
     assert [d.pattern for d in SECTION_DEFS if d.pattern not in used] == []
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_struct_ops_variable(cpu: str) -> None:
+    """SEC(".struct_ops") pybpf_cc: its struct, its bytes and which program fills which member."""
+    spec = load("struct_ops", cpu)
+    assert list(spec.struct_ops) == ["pybpf_cc"] and spec.maps == {}
+    so = spec.struct_ops["pybpf_cc"]
+    assert (so.section, so.link, so.type_name, so.size) == (".struct_ops", False, "tcp_congestion_ops", 40)
+    assert so.programs == (
+        ("ssthresh", "pybpf_ssthresh"),
+        ("cong_avoid", "pybpf_cong_avoid"),
+        ("undo_cwnd", "pybpf_undo_cwnd"),
+    )
+    # three function pointers (left 0: relocations) then name[16] = "pybpf_cc"
+    assert so.data == bytes(24) + b"pybpf_cc".ljust(16, b"\0")
+    assert all(spec.programs[p].prog_type == ProgType.STRUCT_OPS for _, p in so.programs)

@@ -1,8 +1,9 @@
 """``pybpf object show FILE``: what a BPF object file contains.
 
 Programs (section, type, expected attach type, attach target, size), maps
-(type, sizes, flags, pinning), global variables and externs, as rich tables or,
-with the global ``--json``, as JSON with stable keys.
+(type, sizes, flags, pinning), global variables, externs and struct_ops
+variables (their struct and which program fills which member), as rich tables
+or, with the global ``--json``, as JSON with stable keys.
 """
 
 from __future__ import annotations
@@ -112,6 +113,17 @@ def object_json(spec: Any) -> dict[str, Any]:
             }
             for e in spec.externs.values()
         ],
+        "struct_ops": [
+            {
+                "name": so.name,
+                "section": so.section,
+                "type": so.type_name,
+                "size": so.size,
+                "link": so.link,
+                "programs": dict(so.programs),
+            }
+            for so in spec.struct_ops.values()
+        ],
     }
 
 
@@ -185,6 +197,14 @@ def _print_tables(doc: dict[str, Any]) -> None:
         for e in doc["externs"]:
             table.add_row(e["name"], e["kind"], e["type"] or "-", "yes" if e["weak"] else "no")
         console.print(table)
+    if doc["struct_ops"]:
+        table = Table(title="struct_ops", title_justify="left")
+        for col in ("name", "struct", "size", "section", "programs"):
+            table.add_column(col, justify="right" if col == "size" else "left")
+        for so in doc["struct_ops"]:
+            progs = ", ".join(f"{member}={prog}" for member, prog in so["programs"].items())
+            table.add_row(so["name"], so["type"], str(so["size"]), so["section"], progs or "-")
+        console.print(table)
 
 
 @click.group("object")
@@ -196,7 +216,7 @@ def object_cmd() -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("-j", "--json", "as_json", is_flag=True, help="Print JSON (same as the global --json).")
 def show_cmd(file: str, as_json: bool) -> None:
-    """Show the programs, maps, variables and externs of FILE."""
+    """Show the programs, maps, variables, externs and struct_ops of FILE."""
     doc = object_json(load_object(file))
     if as_json or options().json:
         emit_json(doc)

@@ -14,6 +14,7 @@ from .spec import (
     ObjectSpec,
     PinType,
     ProgramSpec,
+    StructOpsSpec,
     VariableSpec,
 )
 
@@ -29,5 +30,6 @@ __all__ = [
     "ObjectSpec",
     "PinType",
     "ProgramSpec",
+    "StructOpsSpec",
     "VariableSpec",
 ]

@@ -19,6 +19,7 @@ from ..elf.programs import TEXT, Function, FunctionIndex, decode_section, split_
 from ..elf.reader import ElfObject, read_elf
 from ..elf.relocations import InsnReloc, MapLocator, RelocKind, classify_relocations
 from ..elf.sections import lookup_section, parse_attach_target
+from ..elf.struct_ops import parse_struct_ops
 from ..errors import ObjectParseError
 from ..isa.instruction import InsnMeta, Instruction, LineInfo
 from ..isa.opcodes import CallSrc, PseudoSrc
@@ -155,6 +156,7 @@ def build_object_spec(data: bytes, *, name: str = "") -> ObjectSpec:
         programs[fn.name] = _program_spec(fn, linked, ext, license_, kern_version, sec_def)
 
     _check_initial_values(map_defs, maps, programs)
+    struct_ops = parse_struct_ops(elf, btf, programs)
     return ObjectSpec(
         name=name,
         license=license_,
@@ -167,6 +169,7 @@ def build_object_spec(data: bytes, *, name: str = "") -> ObjectSpec:
         btf_ext=ext,
         btf_bytes=btf_sec.data if btf_sec is not None else None,
         btf_ext_bytes=ext_sec.data if ext_sec is not None else None,
+        struct_ops=struct_ops,
     )
 
 

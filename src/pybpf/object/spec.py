@@ -167,6 +167,30 @@ class ExternSpec:
     is_func: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class StructOpsSpec:
+    """A struct_ops variable: what libbpf makes a BPF_MAP_TYPE_STRUCT_OPS map of.
+
+    ``type_id``/``type_name``/``size`` are the object's own struct (its members are
+    matched by name against the kernel's at load); ``data`` its initial bytes;
+    ``programs`` which struct_ops program fills which function-pointer member, in
+    member order. A variable of ``.struct_ops.link`` is attached through a link.
+    """
+
+    name: str
+    section: str
+    type_id: int
+    type_name: str
+    size: int
+    data: bytes
+    programs: tuple[tuple[str, str], ...] = ()
+    """(member name, program name) pairs from the section's relocations."""
+
+    @property
+    def link(self) -> bool:
+        return self.section == ".struct_ops.link"
+
+
 @dataclass(frozen=True)
 class ObjectSpec:
     """A parsed BPF object: programs, maps, variables, externs and BTF."""
@@ -182,6 +206,8 @@ class ObjectSpec:
     btf_ext: Any = field(default=None, compare=False)
     btf_bytes: bytes | None = field(default=None, repr=False)
     btf_ext_bytes: bytes | None = field(default=None, repr=False)
+    struct_ops: dict[str, StructOpsSpec] = field(default_factory=dict)
+    """struct_ops variables by name (SEC(".struct_ops") / SEC(".struct_ops.link"))."""
 
     __hash__ = None  # type: ignore[assignment]
 
