@@ -181,3 +181,19 @@ def test_struct_ops_member_must_point_at_a_struct_ops_program(tmp_path: Path) ->
     with pytest.raises(ObjectParseError, match="'xdp_impl', which is not a struct_ops program") as info:
         ObjectSpec.from_bytes(data)
     assert info.value.section == ".struct_ops" and info.value.offset == 0
+
+
+@needs_clang
+def test_version_section_is_kern_version(tmp_path: Path) -> None:
+    src = """
+    __attribute__((section("version"), used)) unsigned int _version = 0x050a00;
+    __attribute__((section("license"), used)) char _license[] = "GPL";
+    __attribute__((section("kprobe/do_unlinkat"), used)) int f(void *c) { return 0; }
+    """
+    spec = ObjectSpec.from_bytes(_compile(tmp_path, src, "-target", "bpf"))
+    assert (spec.kern_version, spec.license) == (0x050A00, "GPL")
+    assert spec.programs["f"].kern_version == 0x050A00
+    short = src.replace("unsigned int _version = 0x050a00", "unsigned short _version = 5")
+    with pytest.raises(ObjectParseError, match="4 bytes, has 2") as info:
+        ObjectSpec.from_bytes(_compile(tmp_path, short, "-target", "bpf"))
+    assert info.value.section == "version"
