@@ -202,8 +202,8 @@ def _print_tables(doc: dict[str, Any]) -> None:
         for col in ("name", "struct", "size", "section", "programs"):
             table.add_column(col, justify="right" if col == "size" else "left")
         for so in doc["struct_ops"]:
-            progs = ", ".join(f"{member}={prog}" for member, prog in so["programs"].items())
-            table.add_row(so["name"], so["type"], str(so["size"]), so["section"], progs or "-")
+            filled = ", ".join(f"{member}={prog}" for member, prog in so["programs"].items())
+            table.add_row(so["name"], so["type"], str(so["size"]), so["section"], filled or "-")
         console.print(table)
 
 

@@ -8,7 +8,9 @@ definition of a map-in-map, or a function prototype for a prog array).
 Initial contents of map-in-map and prog arrays come from relocations in .maps.
 
 A legacy map is a ``struct bpf_map_def`` {type, key_size, value_size,
-max_entries, map_flags} of u32s, one per symbol in SEC("maps").
+max_entries, map_flags} of u32s, one per symbol in SEC("maps"). iproute2's
+36-byte ``struct bpf_elf_map`` is read too when its extra fields are only an
+``id``; its tc-specific pinning and inner-map fields raise NotSupportedError.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import struct
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from ..errors import BTFError, ObjectParseError
+from ..errors import BTFError, NotSupportedError, ObjectParseError
 from ..object.spec import MapKind, MapSpec, PinType
 from ..uapi import MapType
 from .reader import ElfObject, Section, SymType
@@ -60,6 +62,23 @@ def _map_type(value: int, name: str, section: str) -> MapType:
 
 # -- legacy ------------------------------------------------------------------
 
+_ELF_MAP_SIZE = 36
+"""iproute2's ``struct bpf_elf_map``: bpf_map_def's five u32s, then id, pinning,
+inner_id and inner_idx."""
+
+
+def _check_iproute2_extras(name: str, extra: bytes, section: str, offset: int) -> None:
+    """The tail of an iproute2 map definition: ``id`` is only a label; pinning and
+    inner-map references (tc's own object loader semantics) are refused by name."""
+    _id, pinning, inner_id, inner_idx = struct.unpack("<4I", extra)
+    if pinning or inner_id or inner_idx:
+        raise NotSupportedError(
+            f"legacy map {name!r} is an iproute2 struct bpf_elf_map with "
+            f"pinning={pinning}, inner_id={inner_id}, inner_idx={inner_idx}: tc's pinning "
+            f"and inner-map fields are not supported (section {section}, offset {offset + 20:#x})",
+            hint='define it in SEC(".maps"): __uint(pinning, LIBBPF_PIN_BY_NAME), __array(values, ...)',
+        )
+
 
 def parse_legacy_maps(elf: ElfObject, sec: Section) -> list[MapDefinition]:
     """One map per named symbol of SEC("maps"), each a struct bpf_map_def."""
@@ -84,7 +103,9 @@ def parse_legacy_maps(elf: ElfObject, sec: Section) -> list[MapDefinition]:
             )
         values = struct.unpack_from("<5I", sec.data, sym.value)
         extra = sec.data[sym.value + 20 : sym.value + size]
-        if any(extra):
+        if size == _ELF_MAP_SIZE and any(extra):
+            _check_iproute2_extras(sym.name, extra, sec.name, sym.value)
+        elif any(extra):
             raise ObjectParseError(
                 f"legacy map {sym.name!r}: unrecognised non-zero bytes after struct bpf_map_def",
                 section=sec.name,
