@@ -187,3 +187,13 @@ def test_object_show_variables_externs_struct_ops_json(capsys: pytest.CaptureFix
     ]
     rc, out, _ = run(capsys, "object", "show", str(FIX / "struct_ops.v1.o"))
     assert rc == 0 and "tcp_congestion_ops" in out and "ssthresh=pybpf_ssthresh" in out
+
+
+def test_dump_xlated_names_kfunc_calls_from_relocations(capsys: pytest.CaptureFixture[str]) -> None:
+    """bpftool names a loaded kfunc call from kallsyms; in a file the relocation names it."""
+    rc, out, _ = run(
+        capsys, "prog", "dump", "xlated", "file", str(FIX / "globals.v1.o"), "name", "count_new_tasks"
+    )
+    assert rc == 0
+    calls = [line.split(") ", 1)[1] for line in out.splitlines() if "(85)" in line]
+    assert calls == ["call bpf_task_acquire#0", "call bpf_task_release#0"]

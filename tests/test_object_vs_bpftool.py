@@ -50,7 +50,6 @@ REWRITTEN = {
     "sec_iter_task": "iterator ctx->task load is converted",
     "sec_tp_btf": "BTF pointer loads become probe loads",
     "xdp_globals": "xdp_md loads are converted; .kconfig/.ksyms are resolved by libbpf",
-    "count_new_tasks": "kfunc calls get their kernel address",
 }
 
 _MASKS = (

@@ -80,9 +80,25 @@ def _hex_bytes(insn: Any) -> str:
     return first
 
 
+def _disasm(insn: Any, pc: int | None = None) -> str:
+    """bpftool's text of one instruction; a kfunc call is named from its relocation.
+
+    For a loaded program bpftool names a kfunc call from kallsyms (``call
+    bpf_task_acquire#<addr>``); in an object file the relocation already names it,
+    so the file dump says ``call bpf_task_acquire#0`` rather than ``kernel-function``.
+    """
+    from ..isa.disasm import format_insn
+    from ..isa.opcodes import CallSrc
+
+    text = format_insn(insn, "kernel", pc) if pc is not None else format_insn(insn, "kernel")
+    meta = insn.meta
+    if insn.is_call and insn.src == CallSrc.KFUNC and meta is not None and meta.reference:
+        text = text.replace("call kernel-function#", f"call {meta.reference}#", 1)
+    return text
+
+
 def xlated_lines(spec: Any, prog: Any, *, linum: bool = False, opcodes: bool = False) -> list[str]:
     """The text of ``prog dump xlated`` for one program of ``spec``."""
-    from ..isa.disasm import format_insn
 
     funcs = {fi.insn_off: fi.type_id for fi in prog.func_info}
     lines = dict(prog.line_info)
@@ -99,7 +115,7 @@ def xlated_lines(spec: Any, prog: Any, *, linum: bool = False, opcodes: bool = F
             if linum:
                 text += f" [file:{line.file} line_num:{line.line} line_col:{line.column}]"
             out.append(f"; {text}")
-        out.append(format_insn(insn, "kernel", pc))
+        out.append(_disasm(insn, pc))
         if opcodes:
             out.append("       " + _hex_bytes(insn))
         pc += insn.width
@@ -109,7 +125,6 @@ def xlated_lines(spec: Any, prog: Any, *, linum: bool = False, opcodes: bool = F
 def xlated_json(spec: Any, prog: Any, *, linum: bool = False, opcodes: bool = False) -> list[dict[str, Any]]:
     """bpftool's JSON records for one program: proto, src (and file/line), disasm, opcodes."""
     from ..isa.codec import encode
-    from ..isa.disasm import format_insn
 
     funcs = {fi.insn_off: fi.type_id for fi in prog.func_info}
     lines = dict(prog.line_info)
@@ -126,7 +141,7 @@ def xlated_json(spec: Any, prog: Any, *, linum: bool = False, opcodes: bool = Fa
             rec["src"] = line.text.lstrip()
             if linum:
                 rec.update(file=line.file, line_num=line.line, line_col=line.column)
-        rec["disasm"] = format_insn(insn, "kernel")
+        rec["disasm"] = _disasm(insn)
         if insn.meta is not None and insn.meta.reference is not None:
             rec["reference"] = insn.meta.reference
         if opcodes:
