@@ -28,6 +28,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -68,18 +69,31 @@ def _bpftool(*args: str) -> str:
     return subprocess.run(["bpftool", *args], check=True, capture_output=True, text=True, timeout=60).stdout
 
 
-@pytest.fixture(scope="module", params=[f"{o}.{c}" for o in OBJECTS for c in CPUS])
-def loaded(request: pytest.FixtureRequest) -> Iterator[tuple[ObjectSpec, Path]]:
+@contextmanager
+def _loadall(obj: Path, *debug: str) -> Iterator[tuple[Path, str]]:
+    """``bpftool [-d] prog loadall obj PIN`` under a unique pin dir: (pin dir, libbpf's log)."""
     if shutil.which("bpftool") is None:
         pytest.skip("bpftool not installed")
-    obj = FIX / f"{request.param}.o"
-    pin = Path(f"/sys/fs/bpf/i3_obj_{os.getpid()}_{request.param.replace('.', '_')}")
+    pin = Path(f"/sys/fs/bpf/i3_obj_{os.getpid()}_{obj.name.replace('.', '_')}")
     shutil.rmtree(pin, ignore_errors=True)
     try:
-        _bpftool("prog", "loadall", str(obj), str(pin))
-        yield ObjectSpec.from_file(obj), pin
+        proc = subprocess.run(
+            ["bpftool", *debug, "prog", "loadall", str(obj), str(pin)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        yield pin, proc.stderr
     finally:
         shutil.rmtree(pin, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", params=[f"{o}.{c}" for o in OBJECTS for c in CPUS])
+def loaded(request: pytest.FixtureRequest) -> Iterator[tuple[ObjectSpec, Path]]:
+    obj = FIX / f"{request.param}.o"
+    with _loadall(obj) as (pin, log):
+        assert pin.is_dir(), log
+        yield ObjectSpec.from_file(obj), pin
 
 
 def test_every_program_loaded(loaded: tuple[ObjectSpec, Path]) -> None:
@@ -153,29 +167,18 @@ _CORE_PATCH = re.compile(r"prog '(\w+)': relo #(\d+): patched insn #(\d+)")
 
 
 @pytest.mark.parametrize("cpu", CPUS)
-def test_core_records_are_the_ones_libbpf_reads(cpu: str, tmp_path: Path) -> None:
+def test_core_records_are_the_ones_libbpf_reads(cpu: str) -> None:
     """The .BTF.ext CO-RE records of core.bpf.c, against libbpf's debug log of the same file.
 
     ``bpftool -d`` makes libbpf print each record it reads (kind, local type id,
     access string for field relocations) and the instruction it patches; the
     ProgramSpec's ``core_relos`` must be the same list in the same order.
     """
-    if shutil.which("bpftool") is None:
-        pytest.skip("bpftool not installed")
     obj = FIX / f"core.{cpu}.o"
-    pin = Path(f"/sys/fs/bpf/i3_core_{os.getpid()}_{cpu}")
-    shutil.rmtree(pin, ignore_errors=True)
-    try:
-        proc = subprocess.run(
-            ["bpftool", "-d", "prog", "loadall", str(obj), str(pin)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    finally:
-        shutil.rmtree(pin, ignore_errors=True)
+    with _loadall(obj, "-d") as (_, log):
+        pass
     logged: dict[int, list[object]] = {}
-    for line in proc.stderr.splitlines():
+    for line in log.splitlines():
         if "candidate" in line:
             continue
         if m := _CORE_SPEC.search(line):

@@ -58,6 +58,16 @@ class AsmError(BPFError):
 # -- objects, BTF ----------------------------------------------------------
 
 
+def _located(message: str, section: str | None, offset: int | None) -> str:
+    """``message (section S, offset 0xN)``: where in a file the problem is."""
+    where = []
+    if section is not None:
+        where.append(f"section {section}")
+    if offset is not None:
+        where.append(f"offset {offset:#x}")
+    return f"{message} ({', '.join(where)})" if where else message
+
+
 class ObjectParseError(BPFError):
     """An ELF object that cannot be read as a BPF object."""
 
@@ -69,13 +79,7 @@ class ObjectParseError(BPFError):
         offset: int | None = None,
         hint: str | None = None,
     ) -> None:
-        where = []
-        if section is not None:
-            where.append(f"section {section}")
-        if offset is not None:
-            where.append(f"offset {offset:#x}")
-        full = f"{message} ({', '.join(where)})" if where else message
-        super().__init__(full, hint=hint)
+        super().__init__(_located(message, section, offset), hint=hint)
         self.section = section
         self.offset = offset
 
@@ -89,13 +93,7 @@ class BTFError(BPFError):
     """
 
     def __init__(self, message: str, *, offset: int | None = None, section: str | None = None) -> None:
-        where = []
-        if section is not None:
-            where.append(f"section {section}")
-        if offset is not None:
-            where.append(f"offset {offset:#x}")
-        full = f"{message} ({', '.join(where)})" if where else message
-        super().__init__(full)
+        super().__init__(_located(message, section, offset))
         self.reason = message
         self.offset = offset
         self.section = section
