@@ -197,3 +197,21 @@ def test_version_section_is_kern_version(tmp_path: Path) -> None:
     with pytest.raises(ObjectParseError, match="4 bytes, has 2") as info:
         ObjectSpec.from_bytes(_compile(tmp_path, short, "-target", "bpf"))
     assert info.value.section == "version"
+
+
+@needs_clang
+def test_malformed_attach_extras_open_like_libbpf(tmp_path: Path) -> None:
+    """SEC("uprobe/readline") has no binary: libbpf opens it and only auto-attach fails."""
+    from pybpf.backends.kernel import can_auto_attach
+
+    src = """
+    __attribute__((section("uprobe/readline"), used)) int u(void *c) { return 0; }
+    __attribute__((section("tp/sched_switch"), used)) int t(void *c) { return 0; }
+    __attribute__((section("kprobe/do_unlinkat"), used)) int k(void *c) { return 0; }
+    """
+    spec = ObjectSpec.from_bytes(_compile(tmp_path, src, "-target", "bpf"))
+    u, t, k = spec.programs["u"], spec.programs["t"], spec.programs["k"]
+    assert u.attach is not None and u.attach.problem is not None and "uprobe/<path>" in u.attach.problem
+    assert t.attach is not None and t.attach.problem is not None and t.attach.raw == "sched_switch"
+    assert k.attach is not None and k.attach.problem is None and k.attach.symbol == "do_unlinkat"
+    assert (can_auto_attach(u), can_auto_attach(t), can_auto_attach(k)) == (False, False, True)

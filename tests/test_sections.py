@@ -255,10 +255,24 @@ def test_no_extras_no_target() -> None:
     assert lookup_section("usdt").attach is AttachKind.USDT
 
 
-@pytest.mark.parametrize("section", ["tracepoint/onlyone", "usdt/path:name", "uprobe/nocolon"])
-def test_bad_extras(section: str) -> None:
-    with pytest.raises(ObjectParseError):
-        parse_attach_target(lookup_section(section), section)
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        ("tracepoint/onlyone", "tracepoint/<category>/<name>"),
+        ("usdt/path:name", "usdt/<path>:<provider>:<name>"),
+        ("uprobe/nocolon", "uprobe/<path>:<symbol>[+<offset>]"),
+        ("kprobe/func+bad", "kprobe/<function>[+<offset>]"),
+        ("uprobe.multi/nopattern", "uprobe.multi/<path>:<pattern>"),
+    ],
+)
+def test_bad_extras_keep_the_section_usable(section: str, expected: str) -> None:
+    """Like libbpf: malformed extras only stop auto-attach, not the object."""
+    target = parse_attach_target(lookup_section(section), section)
+    assert target is not None and target.raw == section.split("/", 1)[1]
+    assert target.problem == f"expected {expected}, got {section!r}"
+    assert (target.name, target.path, target.symbol, target.category) == (None, None, None, None)
+    good = parse_attach_target(lookup_section("uprobe//bin/sh:main"), "uprobe//bin/sh:main")
+    assert good is not None and good.problem is None
 
 
 # libbpf's documented table ("Program Types and ELF Sections"), row by row, spelled

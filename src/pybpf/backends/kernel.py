@@ -359,6 +359,8 @@ class KernelBackend:
 
 def can_auto_attach(spec: ProgramSpec) -> bool:
     """True when the section alone says where to attach (no interface/cgroup needed)."""
+    if spec.attach is not None and spec.attach.problem is not None:
+        return False  # malformed extras: attach by hand, as libbpf allows
     kind = spec.attach.kind if spec.attach is not None else AttachKind.NONE
     if kind in (AttachKind.TRACEPOINT, AttachKind.RAW_TRACEPOINT, AttachKind.KPROBE, AttachKind.SYSCALL):
         return True
@@ -408,6 +410,10 @@ def attach_program(
         return klinks.attach_cgroup(program, target, spec.expected_attach_type)
     if at is None:
         raise NotSupportedError(f"program {spec.name}: section {spec.section!r} does not say where to attach")
+    if at.problem is not None:
+        raise NotSupportedError(
+            f"program {spec.name}: section {spec.section!r} does not say where to attach: {at.problem}"
+        )
     if at.kind == AttachKind.TRACEPOINT and at.category and at.name:
         return klinks.attach_tracepoint(program, at.category, at.name, cookie=cookie)
     if at.kind == AttachKind.RAW_TRACEPOINT and at.name:

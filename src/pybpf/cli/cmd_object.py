@@ -42,7 +42,7 @@ def _attach(prog: Any) -> dict[str, Any] | None:
     if a is None:
         return None
     out: dict[str, Any] = {"kind": a.kind.value, "raw": a.raw}
-    for key in ("name", "category", "path", "symbol", "offset", "provider"):
+    for key in ("name", "category", "path", "symbol", "offset", "provider", "problem"):
         value = getattr(a, key)
         if value is not None:
             out[key] = value

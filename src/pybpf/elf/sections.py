@@ -281,24 +281,41 @@ class AttachTarget:
     symbol: str | None = None
     offset: int | None = None
     provider: str | None = None
+    problem: str | None = None
+    """Why the extras cannot say where to attach (malformed for this kind), else None.
+
+    libbpf opens such an object and fails only when auto-attaching (the program
+    can still be attached by hand, e.g. ``SEC("uprobe/func")`` with the binary
+    given at attach time); pybpf does the same: the target is kept with its
+    ``raw`` text and this reason, and auto-attach refuses it.
+    """
 
 
 _FUNC_OFF = re.compile(r"^(?P<sym>[^+]*)(?:\+(?P<off>0[xX][0-9a-fA-F]+|\d+))?$")
 
 
-def _split_offset(text: str, section: str) -> tuple[str, int | None]:
+def _split_offset(text: str) -> tuple[str, int | None] | None:
     m = _FUNC_OFF.match(text)
     if m is None:
-        raise ObjectParseError(f"bad function[+offset] spec {text!r}", section=section)
+        return None
     off = m.group("off")
     return m.group("sym"), (int(off, 0) if off is not None else None)
+
+
+_FORMATS = {
+    AttachKind.TRACEPOINT: "tracepoint/<category>/<name>",
+    AttachKind.KPROBE: "kprobe/<function>[+<offset>]",
+    AttachKind.UPROBE: "uprobe/<path>:<symbol>[+<offset>]",
+    AttachKind.MULTI_UPROBE: "uprobe.multi/<path>:<pattern>",
+    AttachKind.USDT: "usdt/<path>:<provider>:<name>",
+}
 
 
 def parse_attach_target(sec: SecDef, section: str) -> AttachTarget | None:
     """Parse the extras of ``section`` (matched by ``sec``); None when there are none.
 
-    Malformed extras raise ObjectParseError: libbpf only notices them when
-    auto-attaching, but a parser that records targets should say so up front.
+    Malformed extras do not make the object unreadable (libbpf only notices them
+    when auto-attaching): the target comes back with ``problem`` set.
     """
     if sec.attach is AttachKind.NONE:
         return None
@@ -306,31 +323,40 @@ def parse_attach_target(sec: SecDef, section: str) -> AttachTarget | None:
     if not extras:
         return None
     kind = sec.attach
+    target = _parse_extras(kind, extras)
+    if target is None:
+        return AttachTarget(kind, extras, problem=f"expected {_FORMATS[kind]}, got {section!r}")
+    return target
+
+
+def _parse_extras(kind: AttachKind, extras: str) -> AttachTarget | None:
+    """The target ``extras`` spell for ``kind``; None when they are malformed."""
     if kind is AttachKind.TRACEPOINT:
         category, sep, name = extras.partition("/")
         if not sep or not category or not name:
-            raise ObjectParseError("tracepoint section must be tracepoint/<category>/<name>", section=section)
+            return None
         return AttachTarget(kind, extras, name=name, category=category)
     if kind is AttachKind.KPROBE:
-        sym, off = _split_offset(extras, section)
-        return AttachTarget(kind, extras, name=sym, symbol=sym, offset=off)
+        split = _split_offset(extras)
+        if split is None or not split[0]:
+            return None
+        return AttachTarget(kind, extras, name=split[0], symbol=split[0], offset=split[1])
     if kind is AttachKind.UPROBE:
         path, sep, rest = extras.rpartition(":")
-        if not sep or not path:
-            raise ObjectParseError("uprobe section must be uprobe/<path>:<symbol>[+offset]", section=section)
-        sym, off = _split_offset(rest, section)
+        split = _split_offset(rest)
+        if not sep or not path or split is None:
+            return None
+        sym, off = split
         return AttachTarget(kind, extras, name=sym or None, path=path, symbol=sym or None, offset=off)
     if kind is AttachKind.MULTI_UPROBE:
         path, sep, pattern = extras.partition(":")
         if not sep or not path or not pattern:
-            raise ObjectParseError(
-                "uprobe.multi section must be uprobe.multi/<path>:<pattern>", section=section
-            )
+            return None
         return AttachTarget(kind, extras, name=pattern, path=path, symbol=pattern)
     if kind is AttachKind.USDT:
         parts = extras.rsplit(":", 2)
         if len(parts) != 3 or not all(parts):
-            raise ObjectParseError("usdt section must be usdt/<path>:<provider>:<name>", section=section)
+            return None
         return AttachTarget(kind, extras, name=parts[2], path=parts[0], provider=parts[1])
     # MULTI_KPROBE, SYSCALL, RAW_TRACEPOINT, BTF, STRUCT_OPS: one name
     return AttachTarget(kind, extras, name=extras)
