@@ -18,6 +18,10 @@ with the ObjectSpec:
   call (~0.2 s), so of ``sections`` (63 one-line programs) one program per
   program type is dumped, for -mcpu=v3 only (the encodings of v1/v3/v4 are
   compared on the other objects).
+
+``bpftool -d`` also makes libbpf log what it reads and links: the CO-RE records of
+core.bpf.c and the subprograms it appends to each program of subprogs.bpf.c
+(which, how long, where) are compared with the spec the same way.
 """
 
 from __future__ import annotations
@@ -192,3 +196,43 @@ def test_core_records_are_the_ones_libbpf_reads(cpu: str) -> None:
     ]
     assert len(ours) >= 20
     assert [logged[i] for i in sorted(logged)] == ours
+
+
+_ADDED = re.compile(r"prog '(\w+)': added (\d+) insns from sub-prog '(\w+)'")
+_CALL_RELOC = re.compile(
+    r"prog '(\w+)': insn #\d+ relocated, imm -?\d+ points to subprog '(\w+)' \(now at (\d+) offset\)"
+)
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_subprogram_linking_is_libbpfs(cpu: str) -> None:
+    """Which subprograms each program of subprogs.bpf.c gets, in which order, how long and
+    where: libbpf logs each one it appends ("added N insns from sub-prog S") and where a
+    call now points ("now at K offset"); the linked ProgramSpec must agree."""
+    obj = FIX / f"subprogs.{cpu}.o"
+    with _loadall(obj, "-d") as (_, log):
+        pass
+    spec = ObjectSpec.from_file(obj)
+    added: dict[str, list[tuple[str, int]]] = {}
+    placed: dict[str, dict[str, int]] = {}
+    current = ""
+    for line in log.splitlines():
+        if m := _ADDED.search(line):
+            current = m.group(1)
+            added.setdefault(current, []).append((m.group(3), int(m.group(2))))
+        elif m := _CALL_RELOC.search(line):
+            current = m.group(1) if m.group(1) in spec.programs else current
+            placed.setdefault(current, {})[m.group(2)] = int(m.group(3))
+    assert set(added) == {p.name for p in spec.programs.values() if p.subprograms}
+    for prog in spec.programs.values():
+        starts: dict[str, int] = {}
+        pc = 0
+        for insn in prog.instructions:
+            if insn.meta is not None and insn.meta.symbol:
+                starts[insn.meta.symbol] = pc
+            pc += insn.width
+        ends = [*(starts[s] for s in prog.subprograms), pc][1:]
+        ours = [(s, end - starts[s]) for s, end in zip(prog.subprograms, ends, strict=True)]
+        assert ours == added.get(prog.name, []), prog.name
+        for sub, at in placed.get(prog.name, {}).items():
+            assert starts[sub] == at, (prog.name, sub)
