@@ -16,7 +16,7 @@ with the ObjectSpec:
   accesses the verifier rewrites (``ctx->len`` becomes a load from ``struct
   sk_buff``) are listed with the reason; for them the source lines (line_info)
   must still be the same. ``bpftool prog dump xlated`` reads kallsyms on every
-  call (~0.2 s), so of ``sections`` (63 one-line programs) one program per
+  call (~0.2 s), so of ``sections`` (68 one-line programs) one program per
   program type is dumped, for -mcpu=v3 only (the encodings of v1/v3/v4 are
   compared on the other objects).
 
