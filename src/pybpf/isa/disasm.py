@@ -254,8 +254,11 @@ def _llvm(insn: Instruction) -> str:
         if op & 0xE0 == Mode.MEM:
             return f"*({t} *){mem} = r{s}"
         w = "w" if size == Size.W else "r"
-        if imm in ATOMIC_ALU:  # llvm-objdump -d (no --mcpu) names the source rN here
-            return f"lock *({t} *){mem} {ALU_OPERATORS[imm & 0xF0]} r{s}"
+        if imm in ATOMIC_ALU:
+            # llvm-objdump-19 -d (no --mcpu) prints a 32-bit `lock +=` with rN and
+            # the other 32-bit lock ops as <unknown>; these take the --mcpu=v4 wN.
+            lock_reg = "r" if size == Size.DW or imm == AtomicOp.ADD else "w"
+            return f"lock *({t} *){mem} {ALU_OPERATORS[imm & 0xF0]} {lock_reg}{s}"
         if imm & ATOMIC_FETCH and imm & 0xF0 in ATOMIC_ALU and imm < 0x100:
             return f"{w}{s} = atomic_fetch_{ATOMIC_ALU[imm & 0xF0]}(({t} *){mem}, {w}{s})"
         sfx = "32_32" if size == Size.W else "_64"
