@@ -80,3 +80,52 @@ def test_conformance_plugin_protocol() -> None:
     # failure: non-zero exit, the error on stdout
     proc = pybpf("conformance-plugin", stdin=b"61 10 00 00 00 00 00 00 95 00 00 00 00 00 00 00")
     assert proc.returncode == 1 and b"NULL pointer" in proc.stdout
+
+
+def _runner_hex(data: bytes) -> str:
+    """The runner's hex form: each byte two hex digits followed by two spaces."""
+    return "".join(f"{b:02x}  " for b in data)
+
+
+PLUGIN_SAMPLE = sorted(CONFORMANCE_DIR.glob("*.data"))[::12] + [
+    CONFORMANCE_DIR / name
+    for name in ("callx.data", "call_unwind_fail.data", "rfc9669_call_local.data", "lddw.data", "ldxh.data")
+]
+
+
+def test_conformance_plugin_driven_like_the_suite_runner() -> None:
+    """A sample of the real files, each run the way the runner runs a plugin:
+    PLUGIN HEXMEM [OPTIONS...], the program as one hex line on stdin, r0 in hex."""
+    assert len(PLUGIN_SAMPLE) >= 30
+    for path in PLUGIN_SAMPLE:
+        case = load_case(path)
+        assert case.result is not None, path.name
+        stdin = (_runner_hex(encode(case.program())) + "\n").encode()
+        mem = _runner_hex(case.mem)  # an empty argument when the file has no memory
+        proc = pybpf("conformance-plugin", mem, "--interpret", "--option-with", "value", stdin=stdin)
+        assert proc.returncode == 0, (path.name, proc.stdout, proc.stderr)
+        assert int(proc.stdout.decode().strip(), 16) == case.result, path.name
+
+
+def test_conformance_plugin_errors_exit_non_zero_with_one_line() -> None:
+    ok_program = _runner_hex(bytes.fromhex("b700000007000000" "9500000000000000"))
+    cases = {
+        "invalid instruction at index 0": (_runner_hex(bytes.fromhex("ff00000000000000")), ""),
+        "invalid instruction at index 1: lddw is truncated": (
+            _runner_hex(bytes.fromhex("9500000000000000" "1800000000000000")),
+            "",
+        ),
+        "NULL pointer": (_runner_hex(bytes.fromhex("6110000000000000" "9500000000000000")), ""),
+        "outside the region": (_runner_hex(bytes.fromhex("7910000000000000" "9500000000000000")), "01  02  "),
+        "budget": (_runner_hex(bytes.fromhex("05 00 ff ff 00 00 00 00")), ""),
+        "bad hex program": ("zz  ", ""),
+        "bad hex memory": (ok_program, "qq  "),
+        "empty program": ("", ""),
+        "fell off": (_runner_hex(bytes.fromhex("b700000007000000")), ""),
+    }
+    for fragment, (program, mem) in cases.items():
+        proc = pybpf("conformance-plugin", mem, stdin=program.encode())
+        out = proc.stdout.decode()
+        assert proc.returncode != 0, fragment
+        assert fragment in out, (fragment, out)
+        assert len(out.strip().splitlines()) == 1 and b"Traceback" not in proc.stderr, out

@@ -96,13 +96,14 @@ def run_cmd(
 def conformance_plugin_cmd(args: tuple[str, ...]) -> None:
     """Run the program on stdin for the bpf_conformance runner: PLUGIN [HEXMEM] [OPTIONS...].
 
-    The program arrives on stdin as hex bytes, the memory as the first argument;
-    r0 is printed in hex.  Runner options (anything starting with '-') are
-    accepted and ignored.  Helper 5 is the suite's "unwind"; callx is supported.
+    The program arrives on stdin as hex bytes, the memory as the first argument
+    (possibly empty); r0 is printed in hex.  The runner's plugin options follow
+    the memory and are accepted and ignored, values included.  Helper 5 is the
+    suite's "unwind"; callx is supported.
     """
-    positional = [a for a in args if not a.startswith("-")]
+    mem_arg = args[0] if args and not args[0].startswith("-") else ""
     try:
-        mem = parse_hex_bytes(positional[0]) if positional else b""
+        mem = parse_hex_bytes(mem_arg)
         program = parse_hex_bytes(sys.stdin.read(), "program")
         r0 = VM(program, helpers=conformance_helpers()).run(mem)
     except BPFError as exc:
