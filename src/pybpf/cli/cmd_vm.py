@@ -54,28 +54,29 @@ def run_cmd(
     engine: str,
 ) -> None:
     """Run FILE (raw bytecode or assembler text) in the VM and print r0."""
-    from .cmd_isa import _read_input, program_from_input
+    from .cmd_isa import _read_input, hinted, program_from_input
 
     if mem_hex is not None and mem_file is not None:
         raise click.UsageError("--mem and --mem-file are mutually exclusive")
-    program = program_from_input(_read_input(file), file)
     mem = b""
     if mem_hex is not None:
         mem = parse_hex_bytes(mem_hex)
     elif mem_file is not None:
         mem = Path(mem_file).read_bytes()
-    vm = VM(
-        program,
-        helpers=_registry(helper_set),
-        max_instructions=max_instructions,
-        engine="reference" if engine == "reference" else "compiled",
-    )
     as_json = options().json
     events: list[TraceEvent] = []
     tracer = None
     if trace:
         tracer = events.append if as_json else (lambda ev: click.echo(f"{ev.pc:4d}: {ev.format()}"))
-    r0 = vm.run(mem, trace=tracer)
+    with hinted():
+        program = program_from_input(_read_input(file), file)
+        vm = VM(
+            program,
+            helpers=_registry(helper_set),
+            max_instructions=max_instructions,
+            engine="reference" if engine == "reference" else "compiled",
+        )
+        r0 = vm.run(mem, trace=tracer)
     if as_json:
         payload: dict[str, object] = {"r0": r0, "executed": vm.executed}
         if trace:
