@@ -31,6 +31,7 @@ from ..errors import (
     VMError,
 )
 from ..isa import Instruction, assemble, decode, disassemble, encode
+from ..vm import InvalidProgramError
 
 _HEX_WORD = re.compile(r"(?:0[xX])?[0-9a-fA-F]{16}")
 _HEX_BYTE = re.compile(r"[0-9a-fA-F]{2}")
@@ -63,6 +64,7 @@ _HINTS: tuple[tuple[type[BPFError], str], ...] = (
     (InstructionLimitError, "raise --max-instructions if the program is meant to run that long"),
     (CallDepthError, "bpf-to-bpf calls nest at most 8 frames, as in the kernel"),
     (UnknownHelperError, "pybpf run provides the helpers chosen with --helpers"),
+    (InvalidProgramError, "the program is refused before it runs; check its jump and call targets"),
     (VMError, "rerun with --trace to see the instructions that led there"),
 )
 

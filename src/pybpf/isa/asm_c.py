@@ -155,7 +155,8 @@ def _typed_ptr(sc: Scanner, allow_signed: bool = False) -> tuple[Size, bool]:
     name = sc.ident("a type u8, u16, u32, u64, s8, s16 or s32")
     entry = _TYPES.get(name)
     if entry is None or (entry[1] and not allow_signed):
-        raise sc.error(f"unexpected type {name!r}", pos)
+        wanted = "u8, u16, u32, u64, s8, s16 or s32" if allow_signed else "u8, u16, u32 or u64"
+        raise sc.error(f"expected a type {wanted}, found {name!r}", pos)
     sc.expect("*", "'*'")
     sc.expect(")", "')'")
     return entry
