@@ -384,7 +384,7 @@ class KernelStore:
             raw = prog_xlated(owned.fd)
         if not raw:
             raise BPFError(f"program {info.id}: the kernel gave no instructions (needs CAP_SYS_ADMIN)")
-        return XlatedProg(info.name, _prog_type_name(info.type), tuple(decode(raw)))
+        return XlatedProg(info.name, _prog_type_name(info.type), tuple(decode(raw, validate=False)))
 
     def _map_json(self, fd: int) -> dict[str, Any]:
         from ..kernel.info import map_info
