@@ -180,6 +180,7 @@ def test_non_text_is_an_asm_error() -> None:
         ("call bpf_map_lookup_elem#1", Ins(0x85, 0, 0, 0, 1)),
         ("call bpf_map_lookup_elem", Ins(0x85, 0, 0, 0, 1)),
         ("call pc+3", Ins(0x85, 0, 1, 0, 3)),
+        ("  112: (85) call pc+3#bpf_prog_b11459a0e11ca14c_F", Ins(0x85, 0, 1, 0, 3)),  # bpftool xlated
         ("callx r2", Ins(0x8D, 2)),
         ("goto pc+3", Ins(0x05, 0, 0, 3)),
         ("gotol +70000", Ins(0x06, 0, 0, 0, 70000)),
@@ -260,6 +261,8 @@ Disassembly of section xdp:
         ("   3: (b7) r1 = r2", 1, "opcode (bf)"),
         ("call bpf_map_lookup_elem#2", 6, "is #1"),
         ("r0 = 1 2", 8, "unexpected text"),
+        ("call pc+3#", 11, "expected the callee's symbol"),
+        ("call pc+3#f x", 13, "unexpected text"),
     ],
 )
 def test_c_syntax_errors(text: str, column: int, fragment: str) -> None:

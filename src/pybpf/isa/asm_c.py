@@ -298,6 +298,11 @@ def _call(prog: Program, sc: Scanner, start: int) -> None:
     sc.skip_ws()
     if sc.accept_word("pc"):
         imm = imm32(sc, "a call offset")
+        if sc.accept("#"):  # bpftool's `call pc+3#bpf_prog_<tag>_F`: the callee's JIT symbol
+            symbol = re.compile(r"[\w.$]+").match(sc.line, sc.pos)
+            if symbol is None:
+                raise sc.error("expected the callee's symbol after '#'")
+            sc.pos = symbol.end()
         prog.add(sc, Instruction(call, src=CallSrc.PSEUDO_CALL, imm=imm), start)
         return
     if sc.peek_number():
