@@ -227,8 +227,8 @@ class Program:
             if item.target is not None:
                 if item.target not in label_slot:
                     what = "helper or label" if item.insn.is_call else "label"
-                    reason = f"unknown {what} {item.target!r}"
-                    raise AsmError(item.lineno, item.column, reason, text=item.line)
+                    unknown = f"unknown {what} {item.target!r}"
+                    raise AsmError(item.lineno, item.column, unknown, text=item.line)
                 rel = label_slot[item.target] - (slot + 1)
                 lo, hi = S16 if item.field == "off" else S32
                 if not lo <= rel <= hi:
