@@ -269,3 +269,72 @@ def test_prog_dump_xlated_reads_the_verifiers_aux_register(tmp_path: Path) -> No
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == disassemble(xlated, "kernel").splitlines()
     assert "r11" in proc.stdout
+
+
+V4_ONLY = (
+    "(s8)",
+    "(s16)",
+    "(s32)",
+    "s/=",
+    "s%=",
+    "bswap",
+    "*(s",
+    "gotol",
+    "load_acquire",
+    "store_release",
+    "may_goto",
+)
+
+
+@pytest.mark.skipif(shutil.which("bpftool") is None, reason="needs bpftool as the reference")
+def test_prog_dump_xlated_equals_bpftool(tmp_path: Path) -> None:
+    """``pybpf prog dump xlated`` of a loaded program, text and JSON, is bpftool's --
+    including the calls the kernel rewrote (helper address offsets, JIT symbols).
+    The installed bpftool predates the v4 instructions, so the program has none."""
+    import json
+    import os
+    import sys
+
+    v3 = "\n".join(line for line in PROGRAM.splitlines() if not any(v4 in line for v4 in V4_ONLY))
+    array = create_map(MapType.ARRAY, 4, 8, 1, name="i2_xlated_map")
+    env = {**os.environ, "PYBPF_FS": str(tmp_path)}
+    try:
+        insns = assemble(v3.replace("MAPFD", str(array.fd)), "c")
+        with load_program(insns, ProgType.SOCKET_FILTER, name="i2_xlated") as prog:
+            prog_id = str(prog.info().id)
+            outputs = {}
+            for fmt in ((), ("-j",)):
+                outputs[fmt] = (
+                    subprocess.run(
+                        [
+                            sys.executable,
+                            "-m",
+                            "pybpf",
+                            *fmt,
+                            "--backend",
+                            "kernel",
+                            "prog",
+                            "dump",
+                            "xlated",
+                            "id",
+                            prog_id,
+                        ],
+                        capture_output=True,
+                        text=True,
+                        env=env,
+                        check=True,
+                    ).stdout,
+                    subprocess.run(
+                        ["bpftool", *fmt, "prog", "dump", "xlated", "id", prog_id],
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                    ).stdout,
+                )
+    finally:
+        array.close()
+    ours, ref = outputs[()]
+    assert ours.split() == ref.split()
+    assert "call bpf_ktime_get_ns#" in ours and re.search(r"call pc\+\d+#bpf_prog_[0-9a-f]{16}_", ours)
+    ours_json, ref_json = (json.loads(text) for text in outputs[("-j",)])
+    assert [r["disasm"] for r in ours_json] == [r["disasm"] for r in ref_json]

@@ -99,7 +99,7 @@ def xlated_lines(spec: Any, prog: Any, *, linum: bool = False, opcodes: bool = F
             if linum:
                 text += f" [file:{line.file} line_num:{line.line} line_col:{line.column}]"
             out.append(f"; {text}")
-        out.append(format_insn(insn, "kernel", pc))
+        out.append(format_insn(insn, "kernel", pc, call_text=getattr(prog, "call_text", None)))
         if opcodes:
             out.append("       " + _hex_bytes(insn))
         pc += insn.width
@@ -126,7 +126,7 @@ def xlated_json(spec: Any, prog: Any, *, linum: bool = False, opcodes: bool = Fa
             rec["src"] = line.text.lstrip()
             if linum:
                 rec.update(file=line.file, line_num=line.line, line_col=line.column)
-        rec["disasm"] = format_insn(insn, "kernel")
+        rec["disasm"] = format_insn(insn, "kernel", call_text=getattr(prog, "call_text", None))
         if insn.meta is not None and insn.meta.reference is not None:
             rec["reference"] = insn.meta.reference
         if opcodes:
