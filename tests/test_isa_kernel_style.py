@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import needs_tools
 from pybpf.isa import assemble, disassemble, format_insn, slot_offsets
 from pybpf.kernel import create_map, load_program
 from pybpf.uapi import MapType, ProgType
@@ -286,7 +287,7 @@ V4_ONLY = (
 )
 
 
-@pytest.mark.skipif(shutil.which("bpftool") is None, reason="needs bpftool as the reference")
+@needs_tools("bpftool")
 def test_prog_dump_xlated_equals_bpftool(tmp_path: Path) -> None:
     """``pybpf prog dump xlated`` of a loaded program, text and JSON, is bpftool's --
     including the calls the kernel rewrote (helper address offsets, JIT symbols).

@@ -19,6 +19,7 @@ from elftools.elf.elffile import ELFFile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import needs_tools
 from isa_strategies import every_form
 from pybpf.isa import AtomicOp, Instruction, decode, disassemble, encode
 
@@ -28,7 +29,7 @@ MC = shutil.which("llvm-mc-19")
 OBJCOPY = shutil.which("llvm-objcopy-19")
 REPO = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.skipif(not (OBJDUMP and CLANG), reason="needs clang-19 and llvm-objdump-19")
+pytestmark = needs_tools("clang-19", "llvm-objdump-19", "llvm-mc-19", "llvm-objcopy-19")
 
 PROGRAMS = {
     "maps_and_calls": r"""
@@ -157,11 +158,12 @@ def test_fixtures_cover_every_cpu_version() -> None:
 
 @pytest.fixture(scope="module")
 def stub_object(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not (MC and OBJCOPY):
-        pytest.skip("needs llvm-mc-19 and llvm-objcopy-19")
     path = tmp_path_factory.mktemp("stub") / "stub.o"
     subprocess.run(
-        [MC, "-triple", "bpfel", "-filetype=obj", "-o", str(path)], input="exit\n", text=True, check=True
+        [MC or "", "-triple", "bpfel", "-filetype=obj", "-o", str(path)],
+        input="exit\n",
+        text=True,
+        check=True,
     )
     return path
 
