@@ -19,9 +19,12 @@ the rest.)
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -204,6 +207,17 @@ def kernel_printed(log: str) -> dict[int, str]:
     return out
 
 
+def pybpf_xlated(prog_id: int, fs: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    """``pybpf [flags] --backend kernel prog dump xlated id N`` in a subprocess."""
+    command = [sys.executable, "-m", "pybpf", *flags, "--backend", "kernel", "prog", "dump", "xlated"]
+    return subprocess.run(
+        [*command, "id", str(prog_id)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYBPF_FS": str(fs)},
+    )
+
+
 def test_kernel_style_is_the_kernel_printer() -> None:
     array = create_map(MapType.ARRAY, 4, 8, 1, name="i2_kstyle_map")
     map_id = array.info().id
@@ -243,30 +257,11 @@ def test_kernel_style_is_the_kernel_printer() -> None:
 def test_prog_dump_xlated_reads_the_verifiers_aux_register(tmp_path: Path) -> None:
     """The kernel rewrites a signed division by a register with the hidden
     register r11 (BPF_REG_AX); ``pybpf prog dump xlated`` must show it, not refuse."""
-    import os
-    import sys
-
     insns = assemble("w1 = 7\nw2 = -1\nw1 s/= w2\nw0 = w1\nexit", "c")
     with load_program(insns, ProgType.SOCKET_FILTER, name="i2_ax") as prog:
         xlated = prog.xlated()
         assert any(i.dst == 11 for i in xlated)
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pybpf",
-                "--backend",
-                "kernel",
-                "prog",
-                "dump",
-                "xlated",
-                "id",
-                str(prog.info().id),
-            ],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYBPF_FS": str(tmp_path)},
-        )
+        proc = pybpf_xlated(prog.info().id, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == disassemble(xlated, "kernel").splitlines()
     assert "r11" in proc.stdout
@@ -292,41 +287,18 @@ def test_prog_dump_xlated_equals_bpftool(tmp_path: Path) -> None:
     """``pybpf prog dump xlated`` of a loaded program, text and JSON, is bpftool's --
     including the calls the kernel rewrote (helper address offsets, JIT symbols).
     The installed bpftool predates the v4 instructions, so the program has none."""
-    import json
-    import os
-    import sys
-
     v3 = "\n".join(line for line in PROGRAM.splitlines() if not any(v4 in line for v4 in V4_ONLY))
     array = create_map(MapType.ARRAY, 4, 8, 1, name="i2_xlated_map")
-    env = {**os.environ, "PYBPF_FS": str(tmp_path)}
     try:
         insns = assemble(v3.replace("MAPFD", str(array.fd)), "c")
         with load_program(insns, ProgType.SOCKET_FILTER, name="i2_xlated") as prog:
-            prog_id = str(prog.info().id)
+            prog_id = prog.info().id
             outputs = {}
             for fmt in ((), ("-j",)):
                 outputs[fmt] = (
+                    pybpf_xlated(prog_id, tmp_path, *fmt).stdout,
                     subprocess.run(
-                        [
-                            sys.executable,
-                            "-m",
-                            "pybpf",
-                            *fmt,
-                            "--backend",
-                            "kernel",
-                            "prog",
-                            "dump",
-                            "xlated",
-                            "id",
-                            prog_id,
-                        ],
-                        capture_output=True,
-                        text=True,
-                        env=env,
-                        check=True,
-                    ).stdout,
-                    subprocess.run(
-                        ["bpftool", *fmt, "prog", "dump", "xlated", "id", prog_id],
+                        ["bpftool", *fmt, "prog", "dump", "xlated", "id", str(prog_id)],
                         capture_output=True,
                         text=True,
                         check=True,
