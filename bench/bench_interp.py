@@ -194,8 +194,9 @@ def bench(name: str, text: str, mem: bytes, repeat: int) -> tuple[str, float, fl
     t_fast = _time(lambda: vm.run(mem), repeat)
     t_naive = _time(lambda: naive_run(code, mem), repeat)
     t_ref = _time(lambda: ref.run(mem), 1)
-    if ref.executed != executed:
-        raise SystemExit(f"{name}: reference executed {ref.executed}, compiled {executed}")
+    ref_r0 = ref.run(mem)
+    if (ref_r0, ref.executed) != (r0, executed):
+        raise SystemExit(f"{name}: reference ({ref_r0:#x}, {ref.executed}) != compiled ({r0:#x}, {executed})")
     ns = 1e9 / executed
     return name, t_fast * ns, t_ref * ns, t_naive * ns
 

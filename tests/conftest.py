@@ -2,7 +2,8 @@
 
 Tests marked ``kernel`` need root and a working bpf(2).  Without them they skip
 with the reason; with ``PYBPF_REQUIRE_KERNEL=1`` (as CI sets it) the skip becomes
-a failure, so CI can never pass while silently not running them.
+a failure, so CI can never pass while silently not running them.  The same holds
+for the external tools a test compares against (:func:`needs_tools`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,15 @@ FIXTURES = REPO / "tests" / "bpf"
 CONFORMANCE_DIR = Path(
     os.environ.get("PYBPF_CONFORMANCE_DIR", str(REPO.parent / "shared" / "conformance" / "tests"))
 )
+
+
+def needs_tools(*tools: str) -> pytest.MarkDecorator:
+    """Skip when a reference tool is missing -- except in CI (PYBPF_REQUIRE_KERNEL=1),
+    where .ci/run installs them and a missing one must fail the test, not hide it."""
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    required = os.environ.get("PYBPF_REQUIRE_KERNEL") == "1"
+    return pytest.mark.skipif(bool(missing) and not required, reason=f"needs {', '.join(missing)}")
+
 
 _NR_BPF = {"x86_64": 321, "aarch64": 280}
 

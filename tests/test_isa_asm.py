@@ -151,8 +151,9 @@ def test_errors_name_line_column_and_reason(text: str, line: int, column: int, f
 
 def test_jump_out_of_range_is_an_error() -> None:
     text = "ja far\n" + "mov %r0, 0\n" * 40000 + "far: exit\n"
-    with pytest.raises(AsmError, match="out of the off range"):
+    with pytest.raises(AsmError, match=r"out of the range \[-32768, 32767\] of the off field \(use gotol\)"):
         assemble(text)
+    assert assemble(text.replace("ja far", "ja32 far"))[0].imm == 40000
 
 
 def test_non_text_is_an_asm_error() -> None:
@@ -179,6 +180,7 @@ def test_non_text_is_an_asm_error() -> None:
         ("call bpf_map_lookup_elem#1", Ins(0x85, 0, 0, 0, 1)),
         ("call bpf_map_lookup_elem", Ins(0x85, 0, 0, 0, 1)),
         ("call pc+3", Ins(0x85, 0, 1, 0, 3)),
+        ("  112: (85) call pc+3#bpf_prog_b11459a0e11ca14c_F", Ins(0x85, 0, 1, 0, 3)),  # bpftool xlated
         ("callx r2", Ins(0x8D, 2)),
         ("goto pc+3", Ins(0x05, 0, 0, 3)),
         ("gotol +70000", Ins(0x06, 0, 0, 0, 70000)),
@@ -187,6 +189,7 @@ def test_non_text_is_an_asm_error() -> None:
         ("r0 = be16 r0", Ins(0xDC, 0, 0, 0, 16)),
         ("r0 = le16 r0", Ins(0xD4, 0, 0, 0, 16)),
         ("r0 = -r0", Ins(0x87, 0)),
+        ("exit", Ins(0x95)),
         ("r1 = map[id:5]", Ins(0x18, 1, 1, 0, 5)),
         ("r1 = map[id:5][0]+16", Ins(0x18, 1, 2, 0, 5 | 16 << 32)),
         ("ld_pseudo r1, 0x2, 0x5", Ins(0x18, 1, 2, 0, 5)),
@@ -248,7 +251,9 @@ Disassembly of section xdp:
         ("if r1 >< r2 goto +1", 8, "expected a register or an immediate"),
         ("goto +40000", 6, "out of range"),
         ("goto nowhere", 1, "unknown label"),
-        ("r0 = *(u128 *)(r1 +0)", 8, "unexpected type"),
+        ("r0 = *(u128 *)(r1 +0)", 8, "expected a type u8, u16, u32, u64, s8, s16 or s32, found 'u128'"),
+        ("*(s8 *)(r1 +0) = r2", 3, "expected a type u8, u16, u32 or u64, found 's8'"),
+        ("call bpf_no_such_helper", 1, "unknown helper or label 'bpf_no_such_helper'"),
         ("if r1 ! r2 goto +1", 7, "expected a comparison"),
         ("*(u32 *)(r1 +70000) = r2", 13, "out of range"),
         ("r1 = -r2", 7, "in place"),
@@ -256,6 +261,8 @@ Disassembly of section xdp:
         ("   3: (b7) r1 = r2", 1, "opcode (bf)"),
         ("call bpf_map_lookup_elem#2", 6, "is #1"),
         ("r0 = 1 2", 8, "unexpected text"),
+        ("call pc+3#", 11, "expected the callee's symbol"),
+        ("call pc+3#f x", 13, "unexpected text"),
     ],
 )
 def test_c_syntax_errors(text: str, column: int, fragment: str) -> None:

@@ -108,3 +108,29 @@ def test_format_insn_survives_invalid_instructions() -> None:
 def test_unknown_style_is_a_typed_error() -> None:
     with pytest.raises(BPFError):
         format_insn(Ins(0x95), "intel")  # type: ignore[arg-type]
+
+
+def test_xlated_call_names_from_kernel_symbols() -> None:
+    """How ``prog dump xlated`` names rewritten calls (the kernel test compares with bpftool)."""
+    from pybpf.kernel.kallsyms import xlated_call_names
+
+    base = 0xFFFFFFFF81000000
+    symbols = {
+        base: "__bpf_call_base",
+        base + 0x4000: "bpf_ktime_get_ns",
+        0xFFFFFFFFC0001000: "bpf_prog_ab_F",
+    }
+    names = xlated_call_names([0xFFFFFFFFC0000000, 0xFFFFFFFFC0001000], symbols)
+    program = [
+        Instruction(0x85, imm=0x4000),
+        Instruction(0x85, src=1, off=3, imm=1),  # xlated: off = relative target, imm = JIT symbol index
+        Instruction(0x85, imm=0x10),  # an address no symbol has: plain spelling
+        Instruction(0x95),
+    ]
+    assert disassemble(program, "kernel", call_text=names).splitlines() == [
+        "   0: (85) call bpf_ktime_get_ns#16384",
+        "   1: (85) call pc+3#bpf_prog_ab_F",
+        "   2: (85) call bpf_get_current_comm#16",
+        "   3: (95) exit",
+    ]
+    assert xlated_call_names([], symbols)(program[1]) is None  # not JIT-ed: plain `call pc+1`

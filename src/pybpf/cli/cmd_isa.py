@@ -14,12 +14,24 @@ import re
 import struct
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
-from ..errors import AsmError, BPFError
+from ..errors import (
+    AsmError,
+    BPFError,
+    CallDepthError,
+    InstructionLimitError,
+    InvalidInstructionError,
+    MemoryAccessError,
+    UnknownHelperError,
+    VMError,
+)
 from ..isa import Instruction, assemble, decode, disassemble, encode
+from ..vm import InvalidProgramError
 
 _HEX_WORD = re.compile(r"(?:0[xX])?[0-9a-fA-F]{16}")
 _HEX_BYTE = re.compile(r"[0-9a-fA-F]{2}")
@@ -38,12 +50,42 @@ def _as_text(data: bytes, path: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise AsmError(0, 0, f"{path} is not UTF-8 text (byte {exc.start})") from exc
+        raise BPFError(
+            f"{path} is not assembler text: byte {exc.start} is not UTF-8",
+            hint="'pybpf disasm FILE' and 'pybpf run FILE' read raw bytecode",
+        ) from None
+
+
+# Hints for the errors of asm/disasm/run, most specific class first.
+_HINTS: tuple[tuple[type[BPFError], str], ...] = (
+    (AsmError, "both syntaxes are read: 'mov %r0, 1' (conformance) and 'r0 = 1' (C-like)"),
+    (InvalidInstructionError, "the input must be little-endian 8-byte eBPF instructions"),
+    (MemoryAccessError, "rerun with --trace to see where the address came from"),
+    (InstructionLimitError, "raise --max-instructions if the program is meant to run that long"),
+    (CallDepthError, "bpf-to-bpf calls nest at most 8 frames, as in the kernel"),
+    (UnknownHelperError, "pybpf run provides the helpers chosen with --helpers"),
+    (InvalidProgramError, "the program is refused before it runs; check its jump and call targets"),
+    (VMError, "rerun with --trace to see the instructions that led there"),
+)
+
+
+@contextmanager
+def hinted() -> Iterator[None]:
+    """Give an error of the instruction layer or the VM a hint for the CLI's one line."""
+    try:
+        yield
+    except BPFError as exc:
+        if exc.hint is None:
+            exc.hint = next((h for cls, h in _HINTS if isinstance(exc, cls)), None)
+        raise
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` so that ``path`` is either complete or untouched."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.")
+    except OSError as exc:
+        raise BPFError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -67,7 +109,10 @@ def program_from_input(data: bytes, path: str) -> list[Instruction]:
         )
     if b"\x00" in data or not data.strip():
         return decode(data)
-    text = _as_text(data, path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return decode(data)  # not text: raw bytecode
     tokens = re.sub(r"#.*", "", text).split()
     if tokens and all(_HEX_WORD.fullmatch(t) for t in tokens):
         return decode(b"".join(struct.pack("<Q", int(t, 16)) for t in tokens))
@@ -92,7 +137,8 @@ def asm_cmd(file: str, output: str | None, syntax: str) -> None:
     Without -o, print one 64-bit hex word per slot.
     """
     text = _as_text(_read_input(file), file)
-    code = encode(assemble(text, syntax))  # type: ignore[arg-type]
+    with hinted():
+        code = encode(assemble(text, syntax))  # type: ignore[arg-type]
     if output is None:
         click.echo(hex_words(code), nl=False)
     else:
@@ -110,5 +156,6 @@ def asm_cmd(file: str, output: str | None, syntax: str) -> None:
 )
 def disasm_cmd(file: str, style: str) -> None:
     """Disassemble FILE: raw bytecode, hex words/bytes, or assembler text."""
-    program = program_from_input(_read_input(file), file)
+    with hinted():
+        program = program_from_input(_read_input(file), file)
     click.echo(disassemble(program, style), nl=False)  # type: ignore[arg-type]

@@ -80,7 +80,7 @@ def _hex_bytes(insn: Any) -> str:
     return first
 
 
-def _disasm(insn: Any, pc: int | None = None) -> str:
+def _disasm(insn: Any, pc: int | None = None, *, call_text: Any = None) -> str:
     """bpftool's text of one instruction; a kfunc call is named from its relocation.
 
     For a loaded program bpftool names a kfunc call from kallsyms (``call
@@ -90,7 +90,7 @@ def _disasm(insn: Any, pc: int | None = None) -> str:
     from ..isa.disasm import format_insn
     from ..isa.opcodes import CallSrc
 
-    text = format_insn(insn, "kernel", pc) if pc is not None else format_insn(insn, "kernel")
+    text = format_insn(insn, "kernel", pc, call_text=call_text)
     meta = insn.meta
     if insn.is_call and insn.src == CallSrc.KFUNC and meta is not None and meta.reference:
         text = text.replace("call kernel-function#", f"call {meta.reference}#", 1)
@@ -115,7 +115,7 @@ def xlated_lines(spec: Any, prog: Any, *, linum: bool = False, opcodes: bool = F
             if linum:
                 text += f" [file:{line.file} line_num:{line.line} line_col:{line.column}]"
             out.append(f"; {text}")
-        out.append(_disasm(insn, pc))
+        out.append(_disasm(insn, pc, call_text=getattr(prog, "call_text", None)))
         if opcodes:
             out.append("       " + _hex_bytes(insn))
         pc += insn.width
@@ -141,7 +141,7 @@ def xlated_json(spec: Any, prog: Any, *, linum: bool = False, opcodes: bool = Fa
             rec["src"] = line.text.lstrip()
             if linum:
                 rec.update(file=line.file, line_num=line.line, line_col=line.column)
-        rec["disasm"] = _disasm(insn)
+        rec["disasm"] = _disasm(insn, call_text=getattr(prog, "call_text", None))
         if insn.meta is not None and insn.meta.reference is not None:
             rec["reference"] = insn.meta.reference
         if opcodes:

@@ -54,28 +54,29 @@ def run_cmd(
     engine: str,
 ) -> None:
     """Run FILE (raw bytecode or assembler text) in the VM and print r0."""
-    from .cmd_isa import _read_input, program_from_input
+    from .cmd_isa import _read_input, hinted, program_from_input
 
     if mem_hex is not None and mem_file is not None:
         raise click.UsageError("--mem and --mem-file are mutually exclusive")
-    program = program_from_input(_read_input(file), file)
     mem = b""
     if mem_hex is not None:
         mem = parse_hex_bytes(mem_hex)
     elif mem_file is not None:
         mem = Path(mem_file).read_bytes()
-    vm = VM(
-        program,
-        helpers=_registry(helper_set),
-        max_instructions=max_instructions,
-        engine="reference" if engine == "reference" else "compiled",
-    )
     as_json = options().json
     events: list[TraceEvent] = []
     tracer = None
     if trace:
         tracer = events.append if as_json else (lambda ev: click.echo(f"{ev.pc:4d}: {ev.format()}"))
-    r0 = vm.run(mem, trace=tracer)
+    with hinted():
+        program = program_from_input(_read_input(file), file)
+        vm = VM(
+            program,
+            helpers=_registry(helper_set),
+            max_instructions=max_instructions,
+            engine="reference" if engine == "reference" else "compiled",
+        )
+        r0 = vm.run(mem, trace=tracer)
     if as_json:
         payload: dict[str, object] = {"r0": r0, "executed": vm.executed}
         if trace:
@@ -96,13 +97,14 @@ def run_cmd(
 def conformance_plugin_cmd(args: tuple[str, ...]) -> None:
     """Run the program on stdin for the bpf_conformance runner: PLUGIN [HEXMEM] [OPTIONS...].
 
-    The program arrives on stdin as hex bytes, the memory as the first argument;
-    r0 is printed in hex.  Runner options (anything starting with '-') are
-    accepted and ignored.  Helper 5 is the suite's "unwind"; callx is supported.
+    The program arrives on stdin as hex bytes, the memory as the first argument
+    (possibly empty); r0 is printed in hex.  The runner's plugin options follow
+    the memory and are accepted and ignored, values included.  Helper 5 is the
+    suite's "unwind"; callx is supported.
     """
-    positional = [a for a in args if not a.startswith("-")]
+    mem_arg = args[0] if args and not args[0].startswith("-") else ""
     try:
-        mem = parse_hex_bytes(positional[0]) if positional else b""
+        mem = parse_hex_bytes(mem_arg)
         program = parse_hex_bytes(sys.stdin.read(), "program")
         r0 = VM(program, helpers=conformance_helpers()).run(mem)
     except BPFError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -53,6 +53,8 @@ class XlatedProg:
     func_info: tuple[Any, ...] = ()
     line_info: tuple[tuple[int, Any], ...] = ()
     btf: Any = None
+    # Names the kernel-rewritten call targets of a loaded program (kernel.kallsyms).
+    call_text: Callable[[Any], str | None] | None = None
 
 
 class Store(Protocol):
@@ -377,14 +379,18 @@ class KernelStore:
 
     def xlated(self, ref: Ref) -> XlatedProg:
         from ..isa.codec import decode
-        from ..kernel.info import prog_info, prog_xlated
+        from ..kernel.info import prog_info, prog_jited_ksyms, prog_xlated
+        from ..kernel.kallsyms import xlated_call_names
 
         with self._fd("prog", ref) as owned:
             info = prog_info(owned.fd)
             raw = prog_xlated(owned.fd)
+            ksyms = prog_jited_ksyms(owned.fd)
         if not raw:
             raise BPFError(f"program {info.id}: the kernel gave no instructions (needs CAP_SYS_ADMIN)")
-        return XlatedProg(info.name, _prog_type_name(info.type), tuple(decode(raw)))
+        # The kernel's rewrite may use its hidden register r11, so no validity check.
+        insns = tuple(decode(raw, validate=False))
+        return XlatedProg(info.name, _prog_type_name(info.type), insns, call_text=xlated_call_names(ksyms))
 
     def _map_json(self, fd: int) -> dict[str, Any]:
         from ..kernel.info import map_info

@@ -4,7 +4,9 @@
 ``c``: the C-like syntax of llvm-objdump, ``bpftool prog dump xlated`` and the
 kernel verifier log (``r0 = 1``, ``if r1 > 0x3 goto +2``); bpftool's ``0: (b7)``
 prefix and llvm-objdump's address/byte columns are accepted and ignored.
-``auto`` decides per text: the conformance syntax marks registers with ``%``.
+``auto`` decides per text: the conformance syntax marks registers with ``%``;
+text with no such mark (``loop:\nja loop``) that fails in the guessed syntax is
+tried in the other one, and when both fail the error that got further is raised.
 """
 
 from __future__ import annotations
@@ -38,9 +40,23 @@ def assemble(text: str, syntax: Syntax = "auto") -> list[Instruction]:
     if not isinstance(text, str):
         raise AsmError(0, 0, f"assembler input must be text, not {type(text).__name__}")
     if syntax == "auto":
-        syntax = detect_syntax(text)
+        return _assemble_auto(text)
     if syntax == "conformance":
         return asm_conformance.parse(text)
     if syntax == "c":
         return asm_c.parse(text)
     raise AsmError(0, 0, f"unknown syntax {syntax!r} (expected auto, conformance or c)")
+
+
+def _assemble_auto(text: str) -> list[Instruction]:
+    guess = detect_syntax(text)
+    other: Literal["conformance", "c"] = "c" if guess == "conformance" else "conformance"
+    try:
+        return assemble(text, guess)
+    except AsmError as first:
+        try:
+            return assemble(text, other)
+        except AsmError as second:
+            if (second.line, second.column) > (first.line, first.column):
+                raise second from None
+            raise first from None

@@ -155,7 +155,8 @@ def _typed_ptr(sc: Scanner, allow_signed: bool = False) -> tuple[Size, bool]:
     name = sc.ident("a type u8, u16, u32, u64, s8, s16 or s32")
     entry = _TYPES.get(name)
     if entry is None or (entry[1] and not allow_signed):
-        raise sc.error(f"unexpected type {name!r}", pos)
+        wanted = "u8, u16, u32, u64, s8, s16 or s32" if allow_signed else "u8, u16, u32 or u64"
+        raise sc.error(f"expected a type {wanted}, found {name!r}", pos)
     sc.expect("*", "'*'")
     sc.expect(")", "')'")
     return entry
@@ -297,6 +298,11 @@ def _call(prog: Program, sc: Scanner, start: int) -> None:
     sc.skip_ws()
     if sc.accept_word("pc"):
         imm = imm32(sc, "a call offset")
+        if sc.accept("#"):  # bpftool's `call pc+3#bpf_prog_<tag>_F`: the callee's JIT symbol
+            symbol = re.compile(r"[\w.$]+").match(sc.line, sc.pos)
+            if symbol is None:
+                raise sc.error("expected the callee's symbol after '#'")
+            sc.pos = symbol.end()
         prog.add(sc, Instruction(call, src=CallSrc.PSEUDO_CALL, imm=imm), start)
         return
     if sc.peek_number():

@@ -16,6 +16,7 @@ from typing import Literal
 from ..errors import AsmError
 from .instruction import Instruction, invalid_reason
 
+_GOTOL_HINT = " (use gotol)"
 S16 = (-(1 << 15), (1 << 15) - 1)
 S32 = (-(1 << 31), (1 << 31) - 1)
 U32_MAX = (1 << 32) - 1
@@ -225,14 +226,17 @@ class Program:
             insn = item.insn
             if item.target is not None:
                 if item.target not in label_slot:
-                    raise AsmError(item.lineno, item.column, f"unknown label {item.target!r}", text=item.line)
+                    what = "helper or label" if item.insn.is_call else "label"
+                    unknown = f"unknown {what} {item.target!r}"
+                    raise AsmError(item.lineno, item.column, unknown, text=item.line)
                 rel = label_slot[item.target] - (slot + 1)
                 lo, hi = S16 if item.field == "off" else S32
                 if not lo <= rel <= hi:
                     raise AsmError(
                         item.lineno,
                         item.column,
-                        f"label {item.target!r} is {rel} slots away, out of the {item.field} range",
+                        f"label {item.target!r} is {rel} slots away, out of the range "
+                        f"[{lo}, {hi}] of the {item.field} field{_GOTOL_HINT if item.field == 'off' else ''}",
                         text=item.line,
                     )
                 insn = insn.replace(**{item.field: rel})

@@ -29,7 +29,7 @@ Styles:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Literal
 
 from ..errors import BPFError
@@ -254,8 +254,11 @@ def _llvm(insn: Instruction) -> str:
         if op & 0xE0 == Mode.MEM:
             return f"*({t} *){mem} = r{s}"
         w = "w" if size == Size.W else "r"
-        if imm in ATOMIC_ALU:  # llvm-objdump -d (no --mcpu) names the source rN here
-            return f"lock *({t} *){mem} {ALU_OPERATORS[imm & 0xF0]} r{s}"
+        if imm in ATOMIC_ALU:
+            # llvm-objdump-19 -d (no --mcpu) prints a 32-bit `lock +=` with rN and
+            # the other 32-bit lock ops as <unknown>; these take the --mcpu=v4 wN.
+            lock_reg = "r" if size == Size.DW or imm == AtomicOp.ADD else "w"
+            return f"lock *({t} *){mem} {ALU_OPERATORS[imm & 0xF0]} {lock_reg}{s}"
         if imm & ATOMIC_FETCH and imm & 0xF0 in ATOMIC_ALU and imm < 0x100:
             return f"{w}{s} = atomic_fetch_{ATOMIC_ALU[imm & 0xF0]}(({t} *){mem}, {w}{s})"
         sfx = "32_32" if size == Size.W else "_64"
@@ -374,18 +377,27 @@ def _conformance(insn: Instruction) -> str:
 _FORMATTERS = {"kernel": _kernel, "llvm": _llvm, "conformance": _conformance}
 
 
-def format_insn(insn: Instruction, style: Style = "kernel", pc: int | None = None) -> str:
+CallText = Callable[[Instruction], "str | None"]
+
+
+def format_insn(
+    insn: Instruction, style: Style = "kernel", pc: int | None = None, *, call_text: CallText | None = None
+) -> str:
     """One instruction as text; with ``pc``, prefixed the way the style's tool numbers lines.
 
     Meant for reuse by the VM trace, the verifier log and error messages: it
     never raises for a valid instruction, and an invalid one prints as
-    ``.insn`` with its raw fields rather than failing.
+    ``.insn`` with its raw fields rather than failing.  ``call_text`` (kernel
+    style) names call targets the instruction alone cannot: the kernel-rewritten
+    calls of ``prog dump xlated`` (see :mod:`pybpf.kernel.kallsyms`); when it
+    returns None the plain spelling is used.
     """
     formatter = _FORMATTERS.get(style)
     if formatter is None:
         raise BPFError(f"unknown disassembly style {style!r} (expected kernel, llvm or conformance)")
+    named = call_text(insn) if call_text is not None and style == "kernel" and insn.is_call else None
     try:
-        text = formatter(insn)
+        text = f"({insn.opcode:02x}) call {named}" if named is not None else formatter(insn)
     except (KeyError, ValueError):
         text = f".insn {insn.opcode:#04x}, {insn.dst}, {insn.src}, {insn.off}, {insn.imm}"
     if pc is None:
@@ -412,7 +424,11 @@ def _raw_bytes(insn: Instruction) -> bytes:
 
 
 def disassemble(
-    insns: bytes | Iterable[Instruction], style: Style = "kernel", *, numbered: bool | None = None
+    insns: bytes | Iterable[Instruction],
+    style: Style = "kernel",
+    *,
+    numbered: bool | None = None,
+    call_text: CallText | None = None,
 ) -> str:
     """A whole program, one instruction per line (a lddw counts two slots in the numbering).
 
@@ -425,6 +441,6 @@ def disassemble(
     lines = []
     pc = 0
     for insn in program:
-        lines.append(format_insn(insn, style, pc if numbered else None))
+        lines.append(format_insn(insn, style, pc if numbered else None, call_text=call_text))
         pc += insn.width
     return "\n".join(lines) + ("\n" if lines else "")

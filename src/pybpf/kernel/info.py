@@ -111,6 +111,22 @@ def prog_xlated(fd: int) -> bytes:
     return buf.raw[: second.xlated_prog_len]
 
 
+def prog_jited_ksyms(fd: int) -> tuple[int, ...]:
+    """Kernel addresses of the JIT images of the program's functions, main first.
+
+    Empty when the program is not JIT-ed or the caller may not see kernel
+    addresses.  An xlated bpf-to-bpf call's ``imm`` indexes this list.
+    """
+    first = ProgInfoStruct()
+    get_info(fd, first)
+    if not first.nr_jited_ksyms:
+        return ()
+    buf = (ctypes.c_uint64 * first.nr_jited_ksyms)()
+    second = ProgInfoStruct(nr_jited_ksyms=first.nr_jited_ksyms, jited_ksyms=addr(buf))
+    get_info(fd, second)
+    return tuple(buf[: min(second.nr_jited_ksyms, first.nr_jited_ksyms)])
+
+
 def prog_jited(fd: int) -> bytes:
     """The native code the JIT produced (empty when not JIT-ed or not permitted)."""
     first = ProgInfoStruct()
