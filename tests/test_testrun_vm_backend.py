@@ -40,7 +40,7 @@ def test_openat_ringbuf_record_reaches_python_callback():
         memory = obj.backend.runtime.memory
         filename = memory.add("user:filename", bytearray(b"/etc/hostname\0"))
         record = fmt.build_record({"flags": 0o100}, pid=TASK.pid, pointer_values={"filename": filename.base})
-        res = obj.programs["trace_openat"].test_run(ctx_in=record)
+        res = obj.programs["trace_openat"].trigger(record)
         assert res.retval == 0
         events: list[bytes] = []
         with pybpf.RingBuffer(obj.maps["events"], events.append) as rb:

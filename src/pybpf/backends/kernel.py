@@ -327,9 +327,18 @@ class KernelBackend:
         data_in: bytes = b"",
         ctx_in: bytes | None = None,
         repeat: int = 1,
+        data_size_out: int | None = None,
         flags: int = 0,
     ) -> TestRun:
-        result: TestRun = program.test_run(data_in, ctx_in, repeat, flags=flags)
+        if program.prog_type == ProgType.RAW_TRACEPOINT:
+            # bpf_prog_test_run_raw_tp() refuses repeat and ctx_out: one run, retval only.
+            if repeat > 1:
+                raise KernelError(
+                    "BPF_PROG_TEST_RUN", _errno.EINVAL, detail="raw_tracepoint test runs run once (repeat 0)"
+                )
+            result: TestRun = program.test_run(data_in, ctx_in, 0, data_size_out, ctx_size_out=0, flags=flags)
+            return result
+        result = program.test_run(data_in, ctx_in, repeat, data_size_out, flags=flags)
         return result
 
     # -- attach / pin -------------------------------------------------------------------

@@ -13,9 +13,15 @@ The rules follow ``net/bpf/test_run.c``:
   the others start at the network header and get 14 zero bytes in front of
   ``data_out``.  ``ctx_in`` (__sk_buff) may only set mark, priority,
   ingress_ifindex, ifindex, cb, tstamp, wire_len, gso_segs, gso_size, hwtstamp.
-* Tracing types take only a context.  The kernel refuses test_run for
-  TRACEPOINT, KPROBE and PERF_EVENT; the VM runs them on the record / pt_regs
-  you pass, which is the point of running tracing programs in userspace.
+* RAW_TRACEPOINT (``bpf_prog_test_run_raw_tp``): a context only (the u64
+  arguments), at least as long as the furthest byte the program reads and at
+  most 12 arguments; no data_in, no ctx_out, no repeat (the kernel wants 0: 0
+  and 1 both run once here), no duration; a cpu only with BPF_F_TEST_RUN_ON_CPU.
+* TRACEPOINT, KPROBE and PERF_EVENT: the kernel has no test_run for them and
+  answers ENOTSUPP (524); so does the VM.  TRACING's test_run calls the kernel's
+  ``bpf_fentry_test*`` functions, which the VM does not have.  To run any tracing
+  program on a context of your choosing (a tracepoint record, pt_regs, perf
+  sample, argument array), the VM fires the event: :func:`trigger`.
 
 Invalid requests raise :class:`TestRunError` (a KernelError with the errno the
 kernel would return), so callers handle both backends alike.
@@ -31,6 +37,7 @@ from collections.abc import Sequence
 
 from ..backends.testrun import TestRun
 from ..errors import KernelError, NotSupportedError
+from ..maps.flags import ENOTSUPP
 from ..progtypes.skb import ETH_HLEN, SK_BUFF_SIZE
 from ..progtypes.tracing import MAX_BPF_FUNC_ARGS, PERF_EVENT_DATA, PT_REGS_SIZE
 from ..progtypes.xdp import XDP_METADATA_MAX, XDP_PACKET_HEADROOM
@@ -65,6 +72,8 @@ TRACING_TYPES = (
     ProgType.KPROBE,
     ProgType.PERF_EVENT,
 )
+#: Types whose BPF_PROG_TEST_RUN the kernel does not implement (it returns ENOTSUPP).
+NO_TEST_RUN_TYPES = (ProgType.TRACEPOINT, ProgType.KPROBE, ProgType.PERF_EVENT)
 
 #: __sk_buff members a test_run ctx_in may set (convert___skb_to_skb); everything else must be zero.
 SKB_CTX_IN_FIELDS = (
@@ -146,8 +155,21 @@ def test_run(
         return _xdp(program, data_in, ctx, repeat, flags, data_size_out)
     if prog_type in SKB_TYPES:
         return _skb(program, data_in, ctx, repeat, flags, data_size_out)
-    if prog_type in TRACING_TYPES:
-        return _tracing(program, data_in, ctx, repeat, flags)
+    if prog_type is ProgType.RAW_TRACEPOINT:
+        return _raw_tp(program, data_in, ctx, repeat, flags, data_size_out, cpu)
+    if prog_type in NO_TEST_RUN_TYPES:
+        raise TestRunError(
+            ENOTSUPP,
+            f"the kernel has no test_run for {prog_type.uapi_name} programs; "
+            "in the VM, run it on a context with Program.trigger(ctx_in)",
+        )
+    if prog_type is ProgType.TRACING:
+        if ctx is not None or data_in:
+            raise TestRunError(errno.EINVAL, "TRACING test runs take no data_in or ctx_in")
+        raise NotSupportedError(
+            "a TRACING test_run calls the kernel's bpf_fentry_test functions, which the VM does not have; "
+            "run it on an argument array with Program.trigger(ctx_in)"
+        )
     raise NotSupportedError(f"test_run of {prog_type.uapi_name} programs is not supported by the VM")
 
 
@@ -303,13 +325,51 @@ def _skb(
 # -- tracing ---------------------------------------------------------------------
 
 
-def _tracing(program: VmProgram, data: bytes, ctx_in: bytes | None, repeat: int, flags: int) -> TestRun:
-    prog_type = program.spec.prog_type
-    if data:
-        raise TestRunError(errno.EINVAL, f"{prog_type.uapi_name} test runs take a context only, not data_in")
+def _raw_tp(
+    program: VmProgram,
+    data: bytes,
+    ctx_in: bytes | None,
+    repeat: int,
+    flags: int,
+    data_size_out: int | None,
+    cpu: int,
+) -> TestRun:
+    if data or data_size_out:
+        raise TestRunError(errno.EINVAL, "raw_tracepoint test runs take no data_in or data_out")
+    if repeat > 1:
+        raise TestRunError(errno.EINVAL, "raw_tracepoint test runs run once (the kernel takes repeat 0)")
     if flags & ~BPF_F_TEST_RUN_ON_CPU:
         raise TestRunError(errno.EINVAL, f"unknown flags {flags:#x}")
+    if cpu and not flags & BPF_F_TEST_RUN_ON_CPU:
+        raise TestRunError(errno.EINVAL, "a cpu needs BPF_F_TEST_RUN_ON_CPU")
     ctx = ctx_in or b""
+    if len(ctx) < program.ctx_end or len(ctx) > 8 * MAX_BPF_FUNC_ARGS:
+        raise TestRunError(
+            errno.EINVAL,
+            f"ctx_in of {len(ctx)} bytes: the program reads {program.ctx_end} bytes of arguments, "
+            f"at most {8 * MAX_BPF_FUNC_ARGS} may be given",
+        )
+    result = _run_on_ctx(program, ctx.ljust(8 * MAX_BPF_FUNC_ARGS, b"\0"), 1)
+    return TestRun(result.retval, b"", None, 0)
+
+
+def trigger(program: VmProgram, ctx_in: bytes = b"", *, repeat: int = 1) -> TestRun:
+    """Fire the event a tracing program is attached to, with ``ctx_in`` as its context.
+
+    What the kernel does when a tracepoint hits, a kprobe fires or a perf sample is
+    taken, with a context of your choosing: a tracepoint record (see
+    :meth:`~pybpf.progtypes.tracing.TracepointFormat.build_record`), x86-64 pt_regs,
+    ``bpf_perf_event_data``, or up to 12 u64 arguments.  A short context is
+    zero-extended; bytes past the type's context must be zero (E2BIG).
+    """
+    prog_type = program.spec.prog_type
+    if prog_type not in TRACING_TYPES:
+        raise NotSupportedError(
+            f"trigger runs tracing programs; a {prog_type.uapi_name} program runs with test_run(data_in=...)"
+        )
+    if not isinstance(repeat, int) or repeat < 0:
+        raise TestRunError(errno.EINVAL, f"repeat must be a non-negative integer, got {repeat!r}")
+    ctx = bytes(ctx_in or b"")
     if prog_type in (ProgType.RAW_TRACEPOINT, ProgType.TRACING):
         if len(ctx) > 8 * MAX_BPF_FUNC_ARGS or len(ctx) % 8:
             raise TestRunError(errno.EINVAL, f"ctx_in must be up to {MAX_BPF_FUNC_ARGS} u64 arguments")
@@ -319,7 +379,11 @@ def _tracing(program: VmProgram, data: bytes, ctx_in: bytes | None, repeat: int,
     elif prog_type is ProgType.PERF_EVENT:
         ctx = _check_tail_zero(ctx, PERF_EVENT_DATA.size)
     elif not ctx:
-        raise TestRunError(errno.EINVAL, "a tracepoint test run needs the event record as ctx_in")
+        raise TestRunError(errno.EINVAL, "a tracepoint needs its event record as ctx_in")
+    return _run_on_ctx(program, ctx, repeat)
+
+
+def _run_on_ctx(program: VmProgram, ctx: bytes, repeat: int) -> TestRun:
     runtime = program.runtime
     region = make_plain_ctx(runtime.memory, ctx, program.spec.ctx.name)
     run = RunState(spec=program.spec, ctx_address=region.address, ctx_region=region.region)
