@@ -239,3 +239,32 @@ def test_redirect_verdicts():
     assert run_test(tc_bad, data_in=FRAME).retval == 2  # TC_ACT_SHOT
     xdp = program("r1 = 3\nr2 = 0\ncall 23\nexit", ProgType.XDP)
     assert run_test(xdp, data_in=FRAME).retval == 4  # XDP_REDIRECT
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("prog_type", [ProgType.SCHED_CLS, ProgType.SOCKET_FILTER])
+def test_every_ctx_in_member_is_accepted_or_refused_as_the_kernel_does(prog_type):
+    """Set each __sk_buff member (value 1, then 3) in ctx_in; the kernel's answer decides."""
+    from pybpf import kernel
+    from pybpf.errors import KernelError
+    from pybpf.isa import assemble
+
+    def outcome(run):
+        try:
+            res = run()
+        except KernelError as exc:
+            return ("errno", exc.errno)
+        return ("ok", res.retval, res.ctx_out)
+
+    kprog = kernel.load_program(assemble(LEN_PROTO, syntax="c"), prog_type)
+    vprog = program(LEN_PROTO, prog_type)
+    try:
+        for member in TC_SKB.fields:
+            for value in (1, 3):
+                ctx = bytearray(192)
+                ctx[member.offset] = value
+                k = outcome(lambda c=bytes(ctx): kprog.test_run(FRAME, c, ctx_size_out=192))
+                vm = outcome(lambda c=bytes(ctx): run_test(vprog, data_in=FRAME, ctx_in=c))
+                assert vm == k, f"__sk_buff.{member.name} = {value}"
+    finally:
+        kprog.close()

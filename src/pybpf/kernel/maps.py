@@ -109,7 +109,8 @@ def create_map(
         mtype: MapType | int = MapType(int(map_type))
     except ValueError:
         mtype = int(map_type)
-    detail = f"{getattr(mtype, 'uapi_name', mtype)} key {key_size} value {value_size} max {max_entries}"
+    shape = f"{getattr(mtype, 'uapi_name', mtype)} key {key_size} value {value_size} max {max_entries}"
+    detail = f"map {name!r}: {shape}" if name else shape
     fd = syscall.bpf(Cmd.MAP_CREATE, attr, detail=detail)
     return KernelMap(OwnedFD(fd, "map"), mtype, key_size, value_size, max_entries, flags, name)
 

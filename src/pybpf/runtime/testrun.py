@@ -4,7 +4,8 @@ The rules follow ``net/bpf/test_run.c``:
 
 * XDP: the frame sits after 256 bytes of headroom in a 4096-byte page, so
   ``xdp_adjust_head`` can grow it; ``ctx_in`` (xdp_md) may only say where the
-  data starts after the metadata (``data``), must give ``data_end == len(data_in)``
+  data starts after the metadata (``data``), must give ``data_end <= len(data_in)``
+  (a smaller one means fragments, which the VM refuses as not supported)
   and ``data_meta == 0``, ``egress_ifindex == 0``; ``data_out`` is the frame from
   ``data_meta`` as the program left it; ``ctx_out`` has data/data_end relative to
   data_meta.  The same frame is reused across ``repeat`` runs, as in the kernel.
@@ -45,6 +46,7 @@ from ..uapi import ProgType
 from .contexts import (
     SKB_SHARED_INFO_SIZE,
     XDP_FRAME_BYTES,
+    XDP_FRAME_SIZE,
     XdpContext,
     make_plain_ctx,
     make_skb_context,
@@ -62,6 +64,8 @@ SKB_MAX_DATA = PAGE_SIZE - 64 - SKB_SHARED_INFO_SIZE
 GSO_LEGACY_MAX_SIZE = 65536
 GSO_MAX_SEGS = 65535
 _XDP_CACHE = "testrun.xdp"
+#: Metadata a test run may bring: 4-byte multiples, leaving struct xdp_frame room in the headroom.
+_XDP_TEST_META_MAX = min(XDP_METADATA_MAX, XDP_PACKET_HEADROOM - XDP_FRAME_SIZE)
 
 SKB_TYPES = (ProgType.SCHED_CLS, ProgType.SCHED_ACT, ProgType.SOCKET_FILTER, ProgType.CGROUP_SKB)
 L2_TYPES = (ProgType.SCHED_CLS, ProgType.SCHED_ACT)
@@ -198,12 +202,18 @@ def _xdp(
         d, d_end, d_meta, ingress, rxq, egress = (
             int.from_bytes(md[i : i + 4], "little") for i in range(0, 24, 4)
         )
-        if d_meta or d_end != len(data) or d > d_end or d % 4 or d > XDP_METADATA_MAX:
+        if d_meta or d_end > len(data) or d > d_end or d % 4 or d > _XDP_TEST_META_MAX:
             raise TestRunError(
                 errno.EINVAL,
-                "xdp_md in ctx_in must have data_meta == 0, data_end == len(data_in) and data a multiple "
-                "of 4 "
-                f"up to {XDP_METADATA_MAX} (the metadata length)",
+                "xdp_md in ctx_in must have data_meta == 0, data_end <= len(data_in) and data a multiple "
+                f"of 4 up to {_XDP_TEST_META_MAX} (the metadata length)",
+            )
+        if d_end < len(data):
+            # Linux 6.18 takes a smaller data_end as the linear part and puts the rest in
+            # fragments (a multi-buffer frame), which the VM does not model.
+            raise NotSupportedError(
+                f"xdp_md.data_end {d_end} < len(data_in) {len(data)} asks for a fragmented (multi-buffer) "
+                "frame, which the VM does not model; set data_end to len(data_in)"
             )
         if egress:
             raise TestRunError(errno.EINVAL, "xdp_md.egress_ifindex must be 0 in ctx_in")
