@@ -137,6 +137,15 @@ class VMError(BPFError):
         self.region = region
 
 
+class HelperArgumentError(VMError):
+    """A helper called with an argument the kernel's verifier would have refused at load.
+
+    The VM has no verifier yet, so it refuses at the call instead: a map argument
+    that is not a map, a size past what the helper may touch.  Names the pc and
+    the call instruction (hence the helper).
+    """
+
+
 class MemoryAccessError(VMError):
     """A load or store outside the regions the VM gave the program, or without permission."""
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BPFError, MapError
+from ..errors import BPFError, HelperArgumentError, MapError
 from ..progtypes.base import ProgTypeSpec
 from ..vm.memory import SLOT_BITS, AddressSpace, Perm, Region
 from .clock import Clock
@@ -126,16 +126,16 @@ class Runtime:
         return binding.handle
 
     def map_of(self, handle: int) -> Any:
-        """The map a handle names; MapError (EINVAL) for anything else, as for a bad map fd."""
-        binding = self._maps_by_tag.get(handle >> SLOT_BITS)
-        if binding is None or binding.region.base != handle:
-            raise MapError(f"{handle:#x} is not a map handle")
-        return binding.map
+        """The map a handle names; HelperArgumentError for anything else (the verifier's
+        "expected CONST_PTR_TO_MAP")."""
+        return self.binding_of(handle).map
 
     def binding_of(self, handle: int) -> MapBinding:
         binding = self._maps_by_tag.get(handle >> SLOT_BITS)
         if binding is None or binding.region.base != handle:
-            raise MapError(f"{handle:#x} is not a map handle")
+            raise HelperArgumentError(
+                f"map argument {handle:#x} is not a map (the verifier wants a map pointer)"
+            )
         return binding
 
     def binding_at(self, address: int) -> MapBinding | None:
