@@ -129,7 +129,7 @@ def test_tail_call_through_a_map_that_is_not_a_prog_array():
     rt = make_runtime()
     arr = create_map(MapType.ARRAY, 4, 4, 1, name="arr")
     prog = program(f"r2 = {rt.bind_map(arr).handle} ll\nr3 = 0\ncall 12\nr0 = 2\nexit", ProgType.XDP, rt)
-    with pytest.raises(HelperArgumentError, match="program array.*bpf_tail_call"):
+    with pytest.raises(HelperArgumentError, match=r"program array.*bpf_tail_call"):
         run_test(prog, data_in=FRAME)
 
 
