@@ -34,6 +34,23 @@ def test_xdp_srcip_prints_source_and_passes():
         assert obj.maps["pkt_count"].lookup(bytes(4)) == struct.pack("<Q", 2)
 
 
+def ipv6_frame(src: str) -> bytes:
+    ip6 = dpkt.ip6.IP6(
+        src=socket.inet_pton(socket.AF_INET6, src), dst=socket.inet_pton(socket.AF_INET6, "fe80::1"),
+        nxt=17, hlim=64, plen=8, data=b"x" * 8,
+    )  # fmt: skip
+    return bytes(dpkt.ethernet.Ethernet(dst=b"\x02" * 6, src=b"\x04" * 6, type=0x86DD, data=ip6))
+
+
+def test_xdp_srcip_prints_the_ipv6_form_and_passes():
+    """%pI6 prints eight 4-digit groups, uncompressed, as the kernel's vsnprintf does."""
+    with pybpf.load(BPF / "xdp_srcip.v3.o", task=TASK) as obj:
+        res = obj.programs["xdp_srcip"].test_run(data_in=ipv6_frame("2001:db8::72:1"))
+        assert res.retval == 2  # XDP_PASS
+        assert obj.trace_log.messages == ["Received Source IPv6: 2001:0db8:0000:0000:0000:0000:0072:0001"]
+        assert "cat-5001" in obj.trace_log.lines()[0]
+
+
 def test_openat_ringbuf_record_reaches_python_callback():
     fmt = parse_tracepoint_format(OPENAT_FORMAT)
     with pybpf.load(BPF / "openat_ringbuf.v3.o", task=TASK) as obj:

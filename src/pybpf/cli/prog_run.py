@@ -239,6 +239,11 @@ def run_pcap(prog: Any, pcap_in: str, pcap_out: str | None) -> PcapRun:
     fout = None
     try:
         reader = _reader(fin)
+        if reader.datalink() != dpkt.pcap.DLT_EN10MB:
+            raise click.UsageError(
+                f"{pcap_in} holds link type {reader.datalink()}, not Ethernet (1): XDP, tc and socket "
+                "filter programs are given Ethernet frames"
+            )
         writer = None
         if pcap_out is not None:
             fout = open(pcap_out, "wb")  # noqa: SIM115
@@ -366,7 +371,16 @@ def _data_mode(obj: Any, prog: Any, kw: dict[str, Any], data_in: str | None, rep
     data = _read_input(data_in) if data_in is not None else b""
     ctx_path = text_arg(kw, "ctx_in")
     ctx = _read_input(ctx_path) if ctx_path is not None else None
-    if data_in is None and prog.spec.prog_type in EVENT_TYPES and options().backend in ("vm", ""):
+    in_vm = options().backend in ("vm", "")
+    if data_in is not None and prog.spec.prog_type in EVENT_TYPES and in_vm:
+        from ..progtypes import spec_for
+
+        ctx_name = spec_for(prog.spec.prog_type).ctx.name
+        raise click.UsageError(
+            f"{prog.spec.prog_type.uapi_name} programs take no data_in: give ctx_in FILE alone ({ctx_name}) "
+            "and the VM runs the program as its event would"
+        )
+    if data_in is None and prog.spec.prog_type in EVENT_TYPES and in_vm:
         res = prog.trigger(ctx or b"", repeat=repeat)  # no kernel test_run: fire the event in the VM
     else:
         res = prog.test_run(data_in=data, ctx_in=ctx, repeat=repeat)
