@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-import pybpf
 from progtype_util import program
 from pybpf import kernel
 from pybpf.errors import BPFError, KernelError, NotSupportedError
 from pybpf.isa import assemble
+from pybpf.loaded import Program
 from pybpf.runtime.testrun import ENOTSUPP, TestRunError, trigger
 from pybpf.runtime.testrun import test_run as vm_test_run
 from pybpf.uapi import ProgType
@@ -108,9 +108,29 @@ def test_tracing_test_run_is_refused_with_the_reason():
 def test_trigger_is_for_tracing_types_and_vm_only():
     with pytest.raises(NotSupportedError, match="test_run"):
         trigger(program("r0 = 2\nexit", ProgType.XDP), b"")
-    prog = pybpf.loaded.Program.__new__(pybpf.loaded.Program)
+    prog = Program.__new__(Program)
     prog._backend = type("NoTrigger", (), {"name": "kernel"})()
     with pytest.raises(NotSupportedError, match="attach"):
         prog.trigger(b"")
     with pytest.raises(BPFError):
         trigger(program(RETURN_7, ProgType.TRACEPOINT), b"")  # a tracepoint needs its record
+
+
+def test_perf_event_context_regs_sample_period_addr():
+    from pybpf.progtypes.tracing import perf_event_data_bytes
+
+    text = """
+        r2 = *(u64 *)(r1 + 128)
+        r3 = *(u32 *)(r1 + 168)
+        r4 = *(u64 *)(r1 + 176)
+        r0 = r2
+        r0 += r3
+        r0 += r4
+        exit
+    """  # regs->rip + (u32)sample_period + addr
+    ctx = perf_event_data_bytes({"rip": 0x1000}, sample_period=(7 << 32) | 20, addr=0x300)
+    assert len(ctx) == 184
+    assert trigger(program(text, ProgType.PERF_EVENT), ctx).retval == 0x1000 + 20 + 0x300
+    with pytest.raises(TestRunError) as info:  # bytes past the struct must be zero
+        trigger(program(text, ProgType.PERF_EVENT), ctx + b"\x01")
+    assert info.value.errno == 7

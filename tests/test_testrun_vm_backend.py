@@ -80,3 +80,17 @@ def test_other_fixtures_load(fixture):
             assert obj.programs
     except VerifierError as exc:  # a helper outside our per-type sets would show up here
         pytest.fail(f"{fixture}: {exc}")
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("backend", ["vm", "kernel"])
+def test_data_size_out_bounds_data_out_on_both_backends(backend: str):
+    from pybpf.errors import KernelError
+
+    frame = ipv4_frame("10.0.0.9")
+    with pybpf.load(BPF / "xdp_pass.v3.o", backend=backend) as obj:
+        prog = obj.programs["xdp_pass"]
+        assert prog.test_run(data_in=frame, data_size_out=len(frame)).data_out == frame
+        with pytest.raises(KernelError) as info:
+            prog.test_run(data_in=frame, data_size_out=len(frame) - 1)
+        assert info.value.errno == 28  # ENOSPC

@@ -284,3 +284,10 @@ def u64_args_bytes(args: tuple[int, ...]) -> bytes:
     if len(args) > MAX_BPF_FUNC_ARGS:
         raise BPFError(f"at most {MAX_BPF_FUNC_ARGS} arguments (got {len(args)})")
     return b"".join((a & (1 << 64) - 1).to_bytes(8, "little") for a in args)
+
+
+def perf_event_data_bytes(
+    regs: Mapping[str, int] | None = None, *, sample_period: int = 0, addr: int = 0
+) -> bytes:
+    """A ``struct bpf_perf_event_data`` image: the sampled pt_regs, sample_period and addr."""
+    return pt_regs_bytes(regs) + struct.pack("<QQ", sample_period & (1 << 64) - 1, addr & (1 << 64) - 1)
