@@ -94,3 +94,21 @@ def test_data_size_out_bounds_data_out_on_both_backends(backend: str):
         with pytest.raises(KernelError) as info:
             prog.test_run(data_in=frame, data_size_out=len(frame) - 1)
         assert info.value.errno == 28  # ENOSPC
+
+
+@pytest.mark.kernel
+def test_openat_record_from_the_running_kernels_format_file():
+    """The record laid out from /sys/kernel/tracing/events/syscalls/sys_enter_openat/format."""
+    from pybpf.progtypes.tracing import load_tracepoint_format
+
+    fmt = load_tracepoint_format("syscalls", "sys_enter_openat")
+    assert {"filename", "flags", "mode"} <= {f.name for f in fmt.fields}
+    with pybpf.load(BPF / "openat_ringbuf.v3.o", task=TASK) as obj:
+        name = obj.backend.runtime.memory.add("user:name", bytearray(b"/etc/hostname\0"))
+        record = fmt.build_record({"flags": 2}, pid=TASK.pid, pointer_values={"filename": name.base})
+        assert obj.programs["trace_openat"].trigger(record).retval == 0
+        events: list[bytes] = []
+        with pybpf.RingBuffer(obj.maps["events"], events.append) as rb:
+            assert rb.consume() == 1
+    assert struct.unpack_from("<q", events[0], 8)[0] == 2
+    assert events[0][32:].split(b"\0", 1)[0] == b"/etc/hostname"
