@@ -349,3 +349,39 @@ def test_lru_evicts_instead_of_failing_like_the_kernel():
     finally:
         kernel_map.close()
         vm_map.close()
+
+
+BPF_F_LOCK = 4
+
+
+def test_bpf_f_lock_on_a_spin_locked_value_like_the_kernel():
+    """helpers_mix's ``locked`` array (struct { bpf_spin_lock; u64 count; }, from BTF) in both backends."""
+    from pathlib import Path
+
+    import pybpf
+
+    path = Path(__file__).parent / "bpf" / "helpers_mix.v3.o"
+    with pybpf.load(path) as vm_obj, pybpf.load(path, backend="kernel") as k_obj:
+        maps = [getattr(o.maps[n], "raw", o.maps[n]) for o in (vm_obj, k_obj) for n in ("locked", "q")]
+        vm_locked, vm_q, k_locked, k_q = maps
+        zero = bytes(4)
+
+        def val(lock: int, count: int) -> bytes:
+            return lock.to_bytes(4, "little") + bytes(4) + count.to_bytes(8, "little")
+
+        ops: list[Op] = [
+            ("update", zero, val(0, 5), BPF_F_LOCK),
+            ("lookup", zero, BPF_F_LOCK),
+            ("update", zero, val(1, 6), BPF_F_LOCK),  # the lock word is never copied in
+            ("lookup", zero),
+            ("update", zero, val(1, 7), 0),
+            ("lookup", zero),
+            ("update", zero, val(0, 8), BPF_F_LOCK | 1),  # BPF_NOEXIST on an array
+            ("update", zero, val(0, 8), BPF_F_LOCK | 2),
+            ("lookup", zero, 8),  # unknown lookup flag
+            ("freeze",),  # maps with a spin lock cannot be frozen: ENOTSUPP
+        ]
+        for step, op in enumerate(ops):
+            assert outcome(vm_locked, op) == outcome(k_locked, op), f"step {step}: {op[0]}{op[1:]!r}"
+        for op in [("update", None, bytes(4), BPF_F_LOCK), ("lookup", None, BPF_F_LOCK)]:  # no lock in q
+            assert outcome(vm_q, op) == outcome(k_q, op)
