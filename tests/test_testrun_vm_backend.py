@@ -112,3 +112,30 @@ def test_openat_record_from_the_running_kernels_format_file():
             assert rb.consume() == 1
     assert struct.unpack_from("<q", events[0], 8)[0] == 2
     assert events[0][32:].split(b"\0", 1)[0] == b"/etc/hostname"
+
+
+@pytest.mark.kernel
+def test_trace_line_has_the_kernels_layout():
+    """The same bpf_printk from the kernel (its trace buffer) and the VM: equal but for flags and time."""
+    import os
+    import re
+
+    from pybpf.kernel.pin import ensure_tracefs
+
+    src = f"198.51.100.{os.getpid() % 250 + 1}"
+    frame = ipv4_frame(src)
+    with pybpf.load(BPF / "xdp_srcip.v3.o", backend="kernel") as obj:
+        obj.programs["xdp_srcip"].test_run(data_in=frame)
+    trace = Path(ensure_tracefs()) / "trace"
+    mine = [ln for ln in trace.read_text(errors="replace").splitlines() if ln.endswith(f"IP: {src}")]
+    assert mine, "the kernel's bpf_printk line is in the trace buffer"
+    kernel_line = mine[-1]
+    comm = re.match(r"\s*(.*?)-\d+\s", kernel_line).group(1)  # type: ignore[union-attr]  # "<...>" if not cached
+    task = Task(
+        pid=os.getpid(), tgid=os.getpid(), uid=0, gid=0, comm=comm, cpu=int(kernel_line.split("[")[1][:3])
+    )
+    with pybpf.load(BPF / "xdp_srcip.v3.o", task=task) as obj:
+        obj.programs["xdp_srcip"].test_run(data_in=frame)
+        vm_line = obj.trace_log.lines()[0]
+    shape = re.compile(r"\] \S{5} +\d+\.\d{6}: ")  # irq/preempt flags and timestamp differ by context
+    assert shape.sub("] F T: ", vm_line) == shape.sub("] F T: ", kernel_line)
