@@ -561,6 +561,51 @@ for i, (fmt, args) in enumerate(PRINTF_CASES):
     )
 
 
+# bpf_trace_printk: the format lives on the stack (the kernel checks it when the helper
+# runs, not at load), at most three arguments in r3..r5; r0 is the length written or
+# -EINVAL.  "ip"/"str" are pointers to the values the snprintf cases use.
+PRINTK_CASES: list[tuple[bytes, tuple[int | str, ...]]] = [
+    (b"%d %u %x", (-5, -5, 255)),
+    (b"%d %d %d %d", (1, 2, 3)),  # four conversions
+    (b"%pI4 %s", ("ip", "str")),
+    (b"%pI6", ("ip",)),
+    (b"%pM", ("ip",)),
+    (b"%llx %c", (0xABC, 66)),
+    (b"%5d|%-3d|", (7, 8)),
+    (b"%.2d", (1,)),
+    (b"no args\n", ()),
+]
+
+
+def _printk_program(fmt: bytes, args: tuple[int | str, ...]) -> str:
+    raw = fmt + b"\0"
+    padded = raw.ljust(-(-len(raw) // 8) * 8, b"\0")
+    ip6 = bytes.fromhex("20010db8000000000000000000720001")
+    lines = [
+        f"r1 = {int.from_bytes(ip6[:8], 'little')} ll",
+        "*(u64 *)(r10 - 16) = r1",
+        f"r1 = {int.from_bytes(ip6[8:], 'little')} ll",
+        "*(u64 *)(r10 - 8) = r1",
+        f"r1 = {int.from_bytes(b'pybpf'.ljust(8, bytes(1)), 'little')} ll",
+        "*(u64 *)(r10 - 24) = r1",
+    ]
+    base = 24 + len(padded)
+    for i in range(0, len(padded), 8):
+        lines += [
+            f"r1 = {int.from_bytes(padded[i : i + 8], 'little')} ll",
+            f"*(u64 *)(r10 - {base - i}) = r1",
+        ]
+    where = {"ip": -16, "str": -24}
+    for reg, arg in enumerate(args, start=3):
+        lines += [f"r{reg} = r10", f"r{reg} += {where[arg]}"] if arg in where else [f"r{reg} = {arg} ll"]
+    lines += ["r1 = r10", f"r1 += -{base}", f"r2 = {len(raw)}", "call bpf_trace_printk#6", "exit"]
+    return "\n".join(lines)
+
+
+for i, (fmt, args) in enumerate(PRINTK_CASES):
+    case(f"printk_{i}_{re.sub(rb'[^a-z0-9]', b'', fmt).decode()[:12]}", XDP, _printk_program(fmt, args))
+
+
 @pytest.mark.parametrize("c", CASES, ids=[c.name for c in CASES])
 def test_vm_matches_kernel(c: Case):
     _compare(c)
