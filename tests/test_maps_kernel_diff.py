@@ -240,6 +240,63 @@ CASES: dict[str, tuple[tuple[Any, ...], list[Op]]] = {
         (T.ARRAY, 4, 8, 1, BPF_F_RDONLY_PROG),
         [("update", k(0), V), ("lookup", k(0)), ("freeze",), ("update", k(0), V)],
     ),
+    # redirect targets: ifindex 1 (lo) exists on both sides; the VM's simulated devices and
+    # sockets (any ifindex, any socket handle) are its documented departure, not compared here
+    "devmap": (
+        (T.DEVMAP, 4, 4, 4),
+        [
+            ("lookup", k(0)),
+            ("update", k(0), k(1)),
+            ("lookup", k(0)),
+            ("update", k(9), k(1)),
+            ("update", k(1), k(1), 1),
+            ("update", k(0), k(1), 2),
+            ("delete", k(0)),
+            ("delete", k(0)),
+            ("delete", k(7)),
+            ("next_key", None),
+            ("next_key", k(3)),
+        ],
+    ),
+    "devmap_val": (
+        (T.DEVMAP, 4, 8, 2),
+        [("update", k(1), k(1) + bytes(4)), ("lookup", k(1)), ("update", k(0), bytes(8))],
+    ),
+    "devmap_hash": (
+        (T.DEVMAP_HASH, 4, 4, 4),
+        [
+            ("lookup", k(0)),
+            ("update", k(7), k(1)),
+            ("lookup", k(7)),
+            ("update", k(7), k(1), 1),
+            ("update", k(8), k(1), 2),
+            ("delete", k(7)),
+            ("delete", k(7)),
+            ("update", k(9), k(0)),
+        ],
+    ),
+    "cpumap": (
+        (T.CPUMAP, 4, 4, 2),
+        [
+            ("lookup", k(0)),
+            ("update", k(0), k(192)),
+            ("lookup", k(0)),
+            ("update", k(0), k(0)),
+            ("update", k(1), k(1 << 20)),
+            ("update", k(9), k(192)),
+            ("update", k(1), k(192), 1),
+            ("delete", k(0)),
+            ("next_key", None),
+        ],
+    ),
+    "xskmap": (
+        (T.XSKMAP, 4, 4, 4),
+        [("lookup", k(0)), ("delete", k(0)), ("delete", k(9)), ("next_key", None)],
+    ),
+    "perf_event_array": (
+        (T.PERF_EVENT_ARRAY, 4, 4, 4),
+        [("lookup", k(0)), ("update", k(0), k(1)), ("delete", k(0)), ("delete", k(9)), ("next_key", k(3))],
+    ),
 }
 
 
