@@ -242,7 +242,9 @@ def test_redirect_verdicts():
 
 
 @pytest.mark.kernel
-@pytest.mark.parametrize("prog_type", [ProgType.SCHED_CLS, ProgType.SOCKET_FILTER])
+@pytest.mark.parametrize(
+    "prog_type", [ProgType.SCHED_CLS, ProgType.SOCKET_FILTER, ProgType.CGROUP_SKB, ProgType.SCHED_ACT]
+)
 def test_every_ctx_in_member_is_accepted_or_refused_as_the_kernel_does(prog_type):
     """Set each __sk_buff member (value 1, then 3) in ctx_in; the kernel's answer decides."""
     from pybpf import kernel
@@ -256,8 +258,10 @@ def test_every_ctx_in_member_is_accepted_or_refused_as_the_kernel_does(prog_type
             return ("errno", exc.errno)
         return ("ok", res.retval, res.ctx_out)
 
-    kprog = kernel.load_program(assemble(LEN_PROTO, syntax="c"), prog_type)
-    vprog = program(LEN_PROTO, prog_type)
+    # a cgroup skb program must return 0 or 1 (the verifier checks); it reads len and allows
+    text = "r2 = *(u32 *)(r1 + 0)\nr0 = 1\nexit" if prog_type is ProgType.CGROUP_SKB else LEN_PROTO
+    kprog = kernel.load_program(assemble(text, syntax="c"), prog_type)
+    vprog = program(text, prog_type)
     try:
         for member in TC_SKB.fields:
             for value in (1, 3):
