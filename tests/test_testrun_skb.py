@@ -63,15 +63,17 @@ def test_cgroup_skb_direct_packet_access():
         r3 = *(u32 *)(r1 + 80)
         r4 = r2
         r4 += 20
-        if r4 > r3 goto +2
+        if r4 > r3 goto +4
         r0 = *(u8 *)(r2 + 9)
+        if r0 != 17 goto +2
+        r0 = 1
         exit
         r0 = 0
         exit
         """,
         ProgType.CGROUP_SKB,
     )
-    assert run_test(prog, data_in=FRAME).retval == 17
+    assert run_test(prog, data_in=FRAME).retval == 1  # the IPv4 header's protocol byte is UDP
 
 
 def test_ctx_in_and_ctx_out():
@@ -272,3 +274,36 @@ def test_every_ctx_in_member_is_accepted_or_refused_as_the_kernel_does(prog_type
                 assert vm == k, f"__sk_buff.{member.name} = {value}"
     finally:
         kprog.close()
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize(("attach", "ret"), [(0, 1), (0, 2), (1, 3), (1, 4)])  # INGRESS=0, EGRESS=1
+def test_cgroup_skb_return_range_as_the_verifier_sets_it(attach, ret):
+    """[0, 1] for ingress, [0, 3] for egress (congestion notification); outside: refused."""
+    from pybpf import kernel
+    from pybpf.errors import BPFError, VerifierError
+    from pybpf.isa import assemble
+    from pybpf.progtypes import spec_for
+    from pybpf.runtime.program import VmProgram
+    from pybpf.uapi import AttachType
+
+    text = f"r0 = {ret}\nexit"
+    try:
+        kernel.load_program(
+            assemble(text, syntax="c"), ProgType.CGROUP_SKB, expected_attach_type=attach
+        ).close()
+        kernel_ok = True
+    except BPFError:
+        kernel_ok = False
+    rt = program("r0 = 0\nexit", ProgType.CGROUP_SKB).runtime
+    from progtype_util import REGISTRY
+
+    vm = VmProgram(
+        "ret", assemble(text, syntax="c"), spec_for(ProgType.CGROUP_SKB, AttachType(attach)), rt, REGISTRY
+    )
+    try:
+        vm_ok = run_test(vm, data_in=FRAME).retval == ret
+    except VerifierError as exc:
+        assert "should have been in" in str(exc)
+        vm_ok = False
+    assert vm_ok == kernel_ok

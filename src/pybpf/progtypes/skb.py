@@ -9,6 +9,7 @@ yield packet pointers.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from enum import IntEnum
 
 from ..uapi import ProgType
@@ -115,7 +116,9 @@ TC_RETURNS = ReturnRule(
     tuple((int(a), f"TC_ACT_{a.name}") for a in TcAction),
     unknown_means="unknown action (cls_bpf treats it as TC_ACT_UNSPEC)",
 )
-CGROUP_SKB_RETURNS = ReturnRule(
+CGROUP_SKB_RETURNS = ReturnRule(ReturnKind.VERDICT, ((0, "drop"), (1, "allow")), allowed_range=(0, 1))
+#: Egress programs (expected_attach_type BPF_CGROUP_INET_EGRESS) may also ask for congestion notification.
+CGROUP_SKB_EGRESS_RETURNS = ReturnRule(
     ReturnKind.VERDICT,
     ((0, "drop"), (1, "allow"), (2, "drop, congestion notification"), (3, "allow, congestion notification")),
     allowed_range=(0, 3),
@@ -155,3 +158,4 @@ CGROUP_SKB_SPEC = ProgTypeSpec(
     packet_access=True,
     description="cgroup ingress/egress filter: 1 allows the packet, 0 drops it",
 )
+CGROUP_SKB_EGRESS_SPEC = replace(CGROUP_SKB_SPEC, returns=CGROUP_SKB_EGRESS_RETURNS)

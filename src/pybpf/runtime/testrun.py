@@ -37,7 +37,7 @@ import time
 from collections.abc import Sequence
 
 from ..backends.testrun import TestRun
-from ..errors import KernelError, NotSupportedError
+from ..errors import KernelError, NotSupportedError, VerifierError
 from ..maps.flags import ENOTSUPP
 from ..progtypes.skb import ETH_HLEN, SK_BUFF_SIZE
 from ..progtypes.tracing import MAX_BPF_FUNC_ARGS, PERF_EVENT_DATA, PT_REGS_SIZE
@@ -315,6 +315,7 @@ def _skb(
     run.extra["skb"] = skb
     try:
         retval, duration = _timed(program, run, repeat)
+        _check_return(program, retval)
         out = skb.packet.payload()
         if not is_l2:
             out = bytes(ETH_HLEN) + out
@@ -330,6 +331,20 @@ def _skb(
         skb.packet.close()
         runtime.memory.remove(skb.ctx.region)
     return TestRun(retval, data_out, ctx_out, duration)
+
+
+def _check_return(program: VmProgram, retval: int) -> None:
+    """A return value outside the type's range: a program the kernel's verifier refuses at load.
+
+    The VM has no verifier yet, so it catches the value when the program returns it.
+    """
+    rule = program.spec.returns
+    if not rule.accepts(retval) and rule.allowed_range is not None:
+        lo, hi = rule.allowed_range
+        raise VerifierError(
+            f"{program.name}: at program exit R0 = {retval}, should have been in [{lo}, {hi}] for "
+            f"{program.spec.prog_type.uapi_name} programs (the kernel refuses this program at load)"
+        )
 
 
 # -- tracing ---------------------------------------------------------------------
