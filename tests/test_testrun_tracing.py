@@ -46,6 +46,10 @@ REQUESTS = {
     "raw_tp_repeat": Req(ProgType.RAW_TRACEPOINT, RETURN_7, {"ctx_in": ARGS, "repeat": 5}),
     "raw_tp_cpu_without_flag": Req(ProgType.RAW_TRACEPOINT, RETURN_7, {"ctx_in": ARGS, "cpu": 1}),
     "raw_tp_cpu_with_flag": Req(ProgType.RAW_TRACEPOINT, RETURN_7, {"ctx_in": ARGS, "cpu": 1, "flags": 1}),
+    "raw_tp_runs_on_that_cpu": Req(
+        ProgType.RAW_TRACEPOINT, "call 8\nexit", {"ctx_in": ARGS, "cpu": 1, "flags": 1}
+    ),
+    "raw_tp_cpu_not_online": Req(ProgType.RAW_TRACEPOINT, RETURN_7, {"ctx_in": ARGS, "cpu": 64, "flags": 1}),
     "tracepoint": Req(ProgType.TRACEPOINT, RETURN_7, {"ctx_in": bytes(16)}),
     "kprobe": Req(ProgType.KPROBE, RETURN_7, {"ctx_in": bytes(16)}),
     "perf_event": Req(ProgType.PERF_EVENT, RETURN_7, {"ctx_in": bytes(16)}),

@@ -87,6 +87,8 @@ class VmBackend:
         self.btf = btf
         self.num_cpus = num_cpus
         self.runtime = Runtime(AddressSpace(), task=task, trace_log=trace_log, clock=clock, seed=seed)
+        if num_cpus is not None:
+            self.runtime.num_cpus = num_cpus
         self.helpers = helpers if helpers is not None else build_default_registry()
         self.engine: Engine = engine
         self.max_instructions = max_instructions

@@ -10,6 +10,7 @@ lets the VM stay a plain instruction engine and the runtime compose around it.
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,6 +81,8 @@ class Runtime:
         self.trace_log = trace_log if trace_log is not None else TraceLog()
         self.clock = clock if clock is not None else Clock()
         self.random = random.Random(seed)
+        #: CPUs the VM pretends to have (per-CPU maps, BPF_F_TEST_RUN_ON_CPU); the VM backend sets it.
+        self.num_cpus = os.cpu_count() or 1
         self.run = RunState()
         self._maps_by_tag: dict[int, MapBinding] = {}
         self._maps_by_name: dict[str, MapBinding] = {}

@@ -374,7 +374,16 @@ def _raw_tp(
             f"ctx_in of {len(ctx)} bytes: the program reads {program.ctx_end} bytes of arguments, "
             f"at most {8 * MAX_BPF_FUNC_ARGS} may be given",
         )
-    result = _run_on_ctx(program, ctx.ljust(8 * MAX_BPF_FUNC_ARGS, b"\0"), 1)
+    runtime = program.runtime
+    task = runtime.task
+    if flags & BPF_F_TEST_RUN_ON_CPU:
+        if cpu >= runtime.num_cpus:
+            raise TestRunError(errno.ENXIO, f"cpu {cpu} is not online ({runtime.num_cpus} CPUs)")
+        runtime.task = task.with_(cpu=cpu)  # the kernel runs the program on that CPU
+    try:
+        result = _run_on_ctx(program, ctx.ljust(8 * MAX_BPF_FUNC_ARGS, b"\0"), 1)
+    finally:
+        runtime.task = task
     return TestRun(result.retval, b"", None, 0)
 
 
