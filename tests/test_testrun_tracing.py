@@ -46,8 +46,8 @@ REQUESTS = {
     "raw_tp_repeat": Req(ProgType.RAW_TRACEPOINT, RETURN_7, {"ctx_in": ARGS, "repeat": 5}),
     "raw_tp_cpu_without_flag": Req(ProgType.RAW_TRACEPOINT, RETURN_7, {"ctx_in": ARGS, "cpu": 1}),
     "raw_tp_cpu_with_flag": Req(ProgType.RAW_TRACEPOINT, RETURN_7, {"ctx_in": ARGS, "cpu": 1, "flags": 1}),
-    "raw_tp_runs_on_that_cpu": Req(
-        ProgType.RAW_TRACEPOINT, "call 8\nexit", {"ctx_in": ARGS, "cpu": 1, "flags": 1}
+    "raw_tp_runs_on_that_cpu": Req(  # the VM's task sits on CPU 1; the run moves to CPU 0
+        ProgType.RAW_TRACEPOINT, "call 8\nexit", {"ctx_in": ARGS, "cpu": 0, "flags": 1}
     ),
     "raw_tp_cpu_not_online": Req(ProgType.RAW_TRACEPOINT, RETURN_7, {"ctx_in": ARGS, "cpu": 64, "flags": 1}),
     "tracepoint": Req(ProgType.TRACEPOINT, RETURN_7, {"ctx_in": bytes(16)}),
