@@ -442,3 +442,28 @@ def test_bpf_f_lock_on_a_spin_locked_value_like_the_kernel():
             assert outcome(vm_locked, op) == outcome(k_locked, op), f"step {step}: {op[0]}{op[1:]!r}"
         for op in [("update", None, bytes(4), BPF_F_LOCK), ("lookup", None, BPF_F_LOCK)]:  # no lock in q
             assert outcome(vm_q, op) == outcome(k_q, op)
+
+
+def test_lpm_trie_walk_order_is_the_kernels():
+    """trie_get_next_key walks the trie in post-order: the same sequence, not just the same set."""
+    prefixes = {
+        (p, (10 << 24 | b << 16 | c << 8 | d) & (0xFFFFFFFF << (32 - p)) & 0xFFFFFFFF)
+        for p, b, c, d in [(8, 0, 0, 0), (16, 1, 0, 0), (16, 2, 0, 0), (24, 1, 3, 0), (24, 1, 2, 0),
+                           (32, 1, 2, 3), (32, 2, 0, 1), (24, 2, 0, 0), (32, 1, 3, 9), (16, 3, 0, 0)]
+    }  # fmt: skip
+    vm_map, kernel_map = _pair((T.LPM_TRIE, 8, 8, 32, BPF_F_NO_PREALLOC))
+    try:
+        walks = []
+        for m in (vm_map, kernel_map):
+            for plen, addr in sorted(prefixes):
+                m.update(k(plen) + addr.to_bytes(4, "big"), k(plen, 8))
+            walk, key = [], m.next_key(None)
+            while key is not None:
+                walk.append(bytes(key))
+                key = m.next_key(key)
+            walks.append(walk)
+            assert m.next_key(k(32) + bytes([99, 0, 0, 1])) == m.next_key(None)  # unknown key: from the start
+        assert walks[0] == walks[1] and len(walks[0]) == len(prefixes)
+    finally:
+        kernel_map.close()
+        vm_map.close()
