@@ -81,6 +81,31 @@ def test_tail_call_chain_stops_after_33_calls(backend):
     assert counter.lookup(bytes(4)) == struct.pack("<Q", 68)
 
 
+@pytest.mark.kernel
+def test_the_kernel_stops_the_same_chain_after_33_tail_calls():
+    from pybpf import kernel
+
+    counter = kernel.create_map(MapType.ARRAY, 4, 8, 1, name="i4_counter")
+    jmp = kernel.create_map(MapType.PROG_ARRAY, 4, 4, 2, name="i4_jmp")
+    insns = assemble(
+        "r6 = r1\nr1 = 1 ll\nr2 = *(u64 *)(r1 + 0)\nr2 += 1\n*(u64 *)(r1 + 0) = r2\n"
+        "r1 = r6\nr2 = 2 ll\nr3 = 0\ncall 12\nr0 = 77\nexit",
+        syntax="c",
+    )
+    insns[1] = replace(insns[1], src=PseudoSrc.MAP_VALUE, imm=counter.fd)  # &counter[0]
+    insns[6] = replace(insns[6], src=PseudoSrc.MAP_FD, imm=jmp.fd)
+    prog = kernel.load_program(insns, ProgType.XDP)
+    try:
+        jmp.update(bytes(4), prog.fd.to_bytes(4, "little"))
+        assert prog.test_run(FRAME).retval == 77
+        assert counter.lookup(bytes(4)) == struct.pack("<Q", 34)  # what the VM test above asserts
+        jmp.delete(bytes(4))
+    finally:
+        prog.close()
+        jmp.close()
+        counter.close()
+
+
 def test_tail_call_to_empty_slot_or_out_of_range_falls_through(backend):
     jmp = create_map(MapType.PROG_ARRAY, 4, 4, 2, name="jmp")
     table = bound(backend, jmp, "jmp")

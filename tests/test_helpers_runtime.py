@@ -15,7 +15,7 @@ from pybpf.isa.opcodes import PseudoSrc
 from pybpf.maps.factory import create_map
 from pybpf.progtypes.tracing import parse_tracepoint_format, pt_regs_bytes, u64_args_bytes
 from pybpf.runtime.program import VmProgram
-from pybpf.runtime.testrun import TestRunError
+from pybpf.runtime.testrun import TestRunError, trigger
 from pybpf.runtime.testrun import test_run as run_test
 from pybpf.uapi import HELPER_IDS, MapType, ProgType
 
@@ -86,7 +86,7 @@ def test_trace_printk_writes_trace_pipe_lines():
         """,
         ProgType.KPROBE,
     )
-    res = run_test(prog, ctx_in=pt_regs_bytes(args=(1, 2)))
+    res = trigger(prog, ctx_in=pt_regs_bytes(args=(1, 2)))
     assert res.retval == len("pid 77 bpfcomm\n")
     log = prog.runtime.trace_log
     assert log.messages == ["pid 77 bpfcomm"]
@@ -94,7 +94,7 @@ def test_trace_printk_writes_trace_pipe_lines():
     assert line.endswith("[001] d..31  1234.567890: bpf_trace_printk: pid 77 bpfcomm")
     assert "pybpf-test-4242" in line
     bad = program(_push_str(b"%pM\n") + "\nr1 = r10\nr1 += -16\nr2 = 16\ncall 6\nexit", ProgType.KPROBE)
-    assert run_test(bad, ctx_in=b"").retval == (-errno.EINVAL) & 0xFFFFFFFF
+    assert trigger(bad, ctx_in=b"").retval == (-errno.EINVAL) & 0xFFFFFFFF
     assert bad.runtime.trace_log.messages == []
 
 
@@ -135,12 +135,12 @@ def test_tracepoint_record_and_probe_read_str():
         ProgType.TRACEPOINT,
         rt,
     )
-    res = run_test(prog, ctx_in=record)
+    res = trigger(prog, ctx_in=record)
     assert res.retval == len(b"/etc/hostname") + 1
     with pytest.raises(TestRunError):
-        run_test(prog)  # no record
+        trigger(prog)  # no record
     fault = program("r3 = 16\nr1 = r10\nr1 += -8\nr2 = 8\ncall 113\nexit", ProgType.TRACEPOINT, rt)
-    assert run_test(fault, ctx_in=record).retval == (-errno.EFAULT) & 0xFFFFFFFF
+    assert trigger(fault, ctx_in=record).retval == (-errno.EFAULT) & 0xFFFFFFFF
 
 
 def test_raw_tracepoint_args():
@@ -150,6 +150,7 @@ def test_raw_tracepoint_args():
         run_test(prog, ctx_in=bytes(13 * 8))
     with pytest.raises(TestRunError):
         run_test(prog, data_in=b"x", ctx_in=bytes(8))
+    assert trigger(prog, ctx_in=u64_args_bytes((1, 42))).retval == 42  # the event path too
 
 
 def test_map_helpers_share_native_storage():
@@ -184,7 +185,7 @@ def test_map_helpers_share_native_storage():
         rt,
     )
     for _ in range(3):
-        assert run_test(prog, ctx_in=b"").retval == 0
+        assert trigger(prog, ctx_in=b"").retval == 0
     assert int.from_bytes(counts.lookup((7).to_bytes(4, "little")), "little") == 3
 
 
@@ -212,7 +213,7 @@ def test_ringbuf_reserve_submit_reaches_consumer():
         ProgType.KPROBE,
         rt,
     )
-    run_test(prog, ctx_in=b"")
+    trigger(prog, ctx_in=b"")
     records: list[bytes] = []
     rb.consume(lambda data: records.append(bytes(data)))
     assert records == [TASK.comm_bytes]

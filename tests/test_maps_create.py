@@ -41,6 +41,12 @@ CASES: list[tuple[tuple[T, int, int, int, int, int], int]] = [
     ((T.HASH, 4, 8, 4, F.NO_COMMON_LRU, 0), errno.EINVAL),
     ((T.HASH, 4, 8, 4, F.MMAPABLE, 0), errno.EINVAL),
     ((T.HASH, 4, 8, 4, 1 << 30, 0), errno.EINVAL),
+    ((T.HASH, 4, 8, 1 << 27, F.NO_PREALLOC, 0), 0),
+    ((T.HASH, 4, 8, (1 << 27) + 1, F.NO_PREALLOC, 0), errno.E2BIG),  # too many buckets
+    ((T.PERCPU_HASH, 4, 8, 0xFFFFFFFF, F.NO_PREALLOC, 0), errno.E2BIG),
+    ((T.LRU_HASH, 4, 8, 1 << 31, 0, 0), errno.E2BIG),
+    ((T.ARRAY, 4, 8, 0xFFFFFFFF, 0, 0), errno.ENOMEM),
+    ((T.QUEUE, 0, 8, 0xFFFFFFFF, 0, 0), errno.ENOMEM),
     ((T.LRU_HASH, 4, 8, 4, F.NO_PREALLOC, 0), 524),
     ((T.LRU_HASH, 4, 8, 4, F.NO_COMMON_LRU, 0), 0),
     ((T.LPM_TRIE, 8, 4, 4, F.NO_PREALLOC, 0), 0),

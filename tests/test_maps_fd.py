@@ -129,3 +129,14 @@ def test_cpumap_and_xskmap() -> None:
     with pytest.raises(MapError) as ei3:
         x.lookup(k(0))
     assert ei3.value.errno == errno.EOPNOTSUPP
+
+
+def test_entry_programs_are_refused_not_silently_ignored() -> None:
+    """A bpf_devmap_val / bpf_cpumap_val program would run on each redirect in the kernel."""
+    for mtype in (MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP):
+        m = create_map(mtype, 4, 8, 4, num_cpus=2)
+        target = k(192) if mtype is MapType.CPUMAP else k(3)
+        m.update(k(1), target + (-1).to_bytes(4, "little", signed=True))  # fd -1: no program
+        with pytest.raises(MapError, match="does not run programs") as info:
+            m.update(k(1), target + k(5))
+        assert info.value.errno == errno.EOPNOTSUPP

@@ -106,3 +106,22 @@ def test_perf_event_array_output_and_loss() -> None:
 def test_perf_ring_rejects_bad_page_count() -> None:
     with pytest.raises(MapError):
         PerfRing(3)
+
+
+def test_public_perf_buffer_reports_lost_samples_per_cpu() -> None:
+    """pybpf.PerfBuffer(map, callback, lost_callback): the libbpf-shaped reader over a VM map."""
+    import pybpf
+
+    m = create_map(MapType.PERF_EVENT_ARRAY, 4, 4, 2, num_cpus=2)
+    samples: list[tuple[int, bytes]] = []
+    lost: list[tuple[int, int]] = []
+    with pybpf.PerfBuffer(
+        m, lambda c, d: samples.append((c, d)), lambda c, n: lost.append((c, n)), page_cnt=1
+    ) as pb:
+        results = [m.output(1, b"q" * 1000) for _ in range(5)]
+        assert results.count(-errno.ENOSPC) == 1
+        assert pb.poll(0) == 4
+        assert m.output(1, b"next") == 0
+        assert pb.poll(0) == 1
+    assert lost == [(1, 1)]
+    assert [c for c, _ in samples] == [1] * 5 and samples[-1][1].startswith(b"next")

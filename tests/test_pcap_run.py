@@ -136,3 +136,82 @@ def test_not_a_capture(tmp_path):
     bad.write_bytes(b"not a capture at all")
     r = pybpf("prog", "run", str(BPF / "xdp_pass.v3.o"), "pcap_in", str(bad))
     assert r.returncode == 2 and "not a pcap" in r.stderr
+
+
+def test_progress_bar_on_a_long_capture_when_stderr_is_a_terminal(tmp_path):
+    """A capture of a megabyte or more draws a rich progress bar on a terminal's stderr."""
+    import os
+    import pty
+
+    frame = udp(53, payload=b"p" * 60)
+    cap = write_capture(tmp_path / "long.pcap", [frame] * (1_100_000 // len(frame) + 1), ng=False)
+    assert cap.stat().st_size >= 1 << 20
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pybpf.cli.main", "-j", "prog", "run", str(BPF / "xdp_pass.v3.o"),
+             "pcap_in", str(cap)],
+            stdout=subprocess.PIPE, stderr=slave, text=True,
+        )  # fmt: skip
+        os.close(slave)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        os.close(master)
+    assert proc.returncode == 0
+    assert json.loads(out)["verdicts"] == {"XDP_PASS": 1_100_000 // len(frame) + 1}
+    assert b"packets" in seen and b"%" in seen  # the bar: its label and percentage
+
+
+def test_small_captures_and_pipes_get_no_progress_bar(tmp_path):
+    cap = write_capture(tmp_path / "in.pcap", PACKETS[:2], ng=False)
+    r = pybpf("prog", "run", str(BPF / "xdp_pass.v3.o"), "pcap_in", str(cap))
+    assert r.returncode == 0 and r.stderr == ""
+
+
+def test_non_ethernet_capture_is_refused(tmp_path):
+    path = tmp_path / "raw.pcap"
+    with path.open("wb") as f:
+        dpkt.pcap.Writer(f, linktype=101).writepkt(b"\x45" + bytes(39), ts=1)  # LINKTYPE_RAW: bare IPv4
+    r = pybpf("prog", "run", str(BPF / "xdp_pass.v3.o"), "pcap_in", str(path))
+    assert r.returncode == 2 and "not Ethernet" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_ctx_in_ctx_out_files_and_json(tmp_path):
+    import struct
+
+    data = tmp_path / "pkt.bin"
+    data.write_bytes(udp(53))
+    ctx = tmp_path / "ctx.bin"
+    ctx.write_bytes(struct.pack("<6I", 0, len(udp(53)), 0, 0, 0, 0))
+    ctx_out, data_out = tmp_path / "ctx_out.bin", tmp_path / "data_out.bin"
+    r = pybpf("-j", "prog", "run", str(BPF / "xdp_pass.v3.o"), "data_in", str(data), "ctx_in", str(ctx),
+              "ctx_out", str(ctx_out), "data_out", str(data_out), "repeat", "5")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["retval"] == 2 and doc["duration"] > 0
+    assert ctx_out.read_bytes() == ctx.read_bytes() and data_out.read_bytes() == data.read_bytes()
+    bad = tmp_path / "bad_ctx.bin"
+    bad.write_bytes(ctx.read_bytes() + b"\x01")
+    r = pybpf("prog", "run", str(BPF / "xdp_pass.v3.o"), "data_in", str(data), "ctx_in", str(bad))
+    assert r.returncode != 0 and "E2BIG" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_tracepoint_program_runs_on_ctx_in_in_the_vm(tmp_path):
+    """No kernel test_run for tracepoints: the VM fires the event with ctx_in as the record."""
+    record = tmp_path / "record.bin"
+    record.write_bytes(bytes(48))
+    r = pybpf("-j", "prog", "run", str(BPF / "openat_ringbuf.v3.o"), "ctx_in", str(record))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["retval"] == 0
+    r = pybpf("prog", "run", str(BPF / "openat_ringbuf.v3.o"), "data_in", str(record))
+    assert r.returncode == 2 and "take no data_in" in r.stderr

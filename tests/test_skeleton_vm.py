@@ -130,7 +130,7 @@ def test_openat_ringbuf_fixture_events(tmp_path: Path) -> None:
     skel.load()
     try:
         assert skel.obj.maps["events"].max_entries == 1 << 16
-        assert skel.progs.trace_openat.test_run(ctx_in=bytes(48)).retval == 0
+        assert skel.progs.trace_openat.trigger(bytes(48)).retval == 0
         events: list[bytes] = []
         assert skel.maps.events.live.consume(lambda data: events.append(bytes(data))) == 1
         assert len(events) == 1 and len(events[0]) == 4 + 4 + 8 + 16 + 256

@@ -63,15 +63,17 @@ def test_cgroup_skb_direct_packet_access():
         r3 = *(u32 *)(r1 + 80)
         r4 = r2
         r4 += 20
-        if r4 > r3 goto +2
+        if r4 > r3 goto +4
         r0 = *(u8 *)(r2 + 9)
+        if r0 != 17 goto +2
+        r0 = 1
         exit
         r0 = 0
         exit
         """,
         ProgType.CGROUP_SKB,
     )
-    assert run_test(prog, data_in=FRAME).retval == 17
+    assert run_test(prog, data_in=FRAME).retval == 1  # the IPv4 header's protocol byte is UDP
 
 
 def test_ctx_in_and_ctx_out():
@@ -239,3 +241,69 @@ def test_redirect_verdicts():
     assert run_test(tc_bad, data_in=FRAME).retval == 2  # TC_ACT_SHOT
     xdp = program("r1 = 3\nr2 = 0\ncall 23\nexit", ProgType.XDP)
     assert run_test(xdp, data_in=FRAME).retval == 4  # XDP_REDIRECT
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize(
+    "prog_type", [ProgType.SCHED_CLS, ProgType.SOCKET_FILTER, ProgType.CGROUP_SKB, ProgType.SCHED_ACT]
+)
+def test_every_ctx_in_member_is_accepted_or_refused_as_the_kernel_does(prog_type):
+    """Set each __sk_buff member (value 1, then 3) in ctx_in; the kernel's answer decides."""
+    from pybpf import kernel
+    from pybpf.errors import KernelError
+    from pybpf.isa import assemble
+
+    def outcome(run):
+        try:
+            res = run()
+        except KernelError as exc:
+            return ("errno", exc.errno)
+        return ("ok", res.retval, res.ctx_out)
+
+    # a cgroup skb program must return 0 or 1 (the verifier checks); it reads len and allows
+    text = "r2 = *(u32 *)(r1 + 0)\nr0 = 1\nexit" if prog_type is ProgType.CGROUP_SKB else LEN_PROTO
+    kprog = kernel.load_program(assemble(text, syntax="c"), prog_type)
+    vprog = program(text, prog_type)
+    try:
+        for member in TC_SKB.fields:
+            for value in (1, 3):
+                ctx = bytearray(192)
+                ctx[member.offset] = value
+                k = outcome(lambda c=bytes(ctx): kprog.test_run(FRAME, c, ctx_size_out=192))
+                vm = outcome(lambda c=bytes(ctx): run_test(vprog, data_in=FRAME, ctx_in=c))
+                assert vm == k, f"__sk_buff.{member.name} = {value}"
+    finally:
+        kprog.close()
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize(("attach", "ret"), [(0, 1), (0, 2), (1, 3), (1, 4)])  # INGRESS=0, EGRESS=1
+def test_cgroup_skb_return_range_as_the_verifier_sets_it(attach, ret):
+    """[0, 1] for ingress, [0, 3] for egress (congestion notification); outside: refused."""
+    from pybpf import kernel
+    from pybpf.errors import BPFError, VerifierError
+    from pybpf.isa import assemble
+    from pybpf.progtypes import spec_for
+    from pybpf.runtime.program import VmProgram
+    from pybpf.uapi import AttachType
+
+    text = f"r0 = {ret}\nexit"
+    try:
+        kernel.load_program(
+            assemble(text, syntax="c"), ProgType.CGROUP_SKB, expected_attach_type=attach
+        ).close()
+        kernel_ok = True
+    except BPFError:
+        kernel_ok = False
+    rt = program("r0 = 0\nexit", ProgType.CGROUP_SKB).runtime
+    from progtype_util import REGISTRY
+
+    vm = VmProgram(
+        "ret", assemble(text, syntax="c"), spec_for(ProgType.CGROUP_SKB, AttachType(attach)), rt, REGISTRY
+    )
+    try:
+        vm_ok = run_test(vm, data_in=FRAME).retval == ret
+    except VerifierError as exc:
+        assert "should have been in" in str(exc)
+        vm_ok = False
+    assert vm_ok == kernel_ok

@@ -8,7 +8,9 @@ import struct
 import pytest
 
 from progtype_util import program
+from pybpf import kernel
 from pybpf.errors import KernelError, NotSupportedError
+from pybpf.isa import assemble
 from pybpf.runtime.testrun import TestRunError
 from pybpf.runtime.testrun import test_run as run_test
 from pybpf.uapi import ProgType
@@ -105,25 +107,54 @@ def test_metadata_from_ctx_in():
     assert struct.unpack_from("<II", res.ctx_out) == (8, 64)
 
 
-@pytest.mark.parametrize(
+EINVAL_CASES = pytest.mark.parametrize(
     ("data", "ctx", "err"),
     [
         (bytes(10), None, errno.EINVAL),  # shorter than an Ethernet header
-        (FRAME, struct.pack("<6I", 0, 63, 0, 0, 0, 0), errno.EINVAL),  # data_end != size
+        (FRAME, struct.pack("<6I", 0, 65, 0, 0, 0, 0), errno.EINVAL),  # data_end past data_in
+        (FRAME, struct.pack("<6I", 8, 4, 0, 0, 0, 0), errno.EINVAL),  # data after data_end
         (FRAME, struct.pack("<6I", 0, 64, 4, 0, 0, 0), errno.EINVAL),  # data_meta set
         (FRAME, struct.pack("<6I", 6, 64, 0, 0, 0, 0), errno.EINVAL),  # metadata not a multiple of 4
-        (FRAME, struct.pack("<6I", 36, 64, 0, 0, 0, 0), errno.EINVAL),  # metadata over 32 bytes
+        (bytes(300), struct.pack("<6I", 220, 300, 0, 0, 0, 0), errno.EINVAL),  # no room for xdp_frame
         (FRAME, struct.pack("<6I", 0, 64, 0, 0, 0, 3), errno.EINVAL),  # egress_ifindex
         (FRAME, struct.pack("<6I", 0, 64, 0, 0, 1, 0), errno.EINVAL),  # rx queue without ifindex
         (FRAME, struct.pack("<6I", 0, 64, 0, 999999, 0, 0), errno.ENODEV),
         (FRAME, struct.pack("<6I", 0, 64, 0, 0, 0, 0) + b"\x01", errno.E2BIG),
     ],
 )
+
+
+@EINVAL_CASES
 def test_kernel_einval_cases(data, ctx, err):
     with pytest.raises(TestRunError) as info:
         run_test(program(LENGTH, ProgType.XDP), data_in=data, ctx_in=ctx)
     assert info.value.errno == err
     assert isinstance(info.value, KernelError)
+
+
+@pytest.mark.kernel
+@EINVAL_CASES
+def test_the_kernel_refuses_the_same_requests(data, ctx, err):
+    prog = kernel.load_program(assemble(LENGTH, syntax="c"), ProgType.XDP)
+    try:
+        with pytest.raises(KernelError) as info:
+            prog.test_run(data, ctx, ctx_size_out=24 if ctx else None)
+        assert info.value.errno == err
+    finally:
+        prog.close()
+
+
+@pytest.mark.kernel
+def test_a_short_linear_part_means_fragments_which_the_vm_refuses():
+    """Linux 6.18 reads data_end < len(data_in) as the linear size of a multi-buffer frame."""
+    md = struct.pack("<6I", 0, 40, 0, 0, 0, 0)
+    prog = kernel.load_program(assemble(LENGTH, syntax="c"), ProgType.XDP)
+    try:
+        assert prog.test_run(FRAME, md, ctx_size_out=24).retval == 40  # the program sees 40 linear bytes
+    finally:
+        prog.close()
+    with pytest.raises(NotSupportedError, match="fragmented"):
+        run_test(program(LENGTH, ProgType.XDP), data_in=FRAME, ctx_in=md)
 
 
 def test_bad_flags_and_sizes():
@@ -180,3 +211,18 @@ def test_reused_frame_is_fresh_each_run():
     assert (first.retval, second.retval) == (0, 0)
     assert first.data_out == b"\xcc" + bytes(63) + b"\xaa" * 64
     assert second.data_out == b"\xcc" + bytes(63) + b"\xbb" * 14
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("meta", [4, 36, 216])
+def test_metadata_lengths_the_kernel_accepts(meta: int):
+    """Up to 255 bytes of metadata (u8 meta_len), as long as struct xdp_frame still fits in front."""
+    text = "r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 8)\nr0 = r2\nr0 -= r3\nexit"  # data - data_meta
+    frame, md = bytes(300), struct.pack("<6I", meta, 300, 0, 0, 0, 0)
+    prog = kernel.load_program(assemble(text, syntax="c"), ProgType.XDP)
+    try:
+        k = prog.test_run(frame, md, ctx_size_out=24)
+    finally:
+        prog.close()
+    vm = run_test(program(text, ProgType.XDP), data_in=frame, ctx_in=md)
+    assert (vm.retval, vm.data_out, vm.ctx_out) == (k.retval, k.data_out, k.ctx_out) == (meta, frame, md[:24])

@@ -108,10 +108,10 @@ def test_bad_kconfig_value_is_a_typed_error() -> None:
 def test_count_new_tasks_kfuncs(version: str) -> None:
     with load(version, kconfig={"CONFIG_HZ": 100}) as obj:
         prog = obj.programs["count_new_tasks"]
-        assert prog.test_run(ctx_in=struct.pack("<QQ", TASK, 0)).retval == 0
-        assert prog.test_run(ctx_in=struct.pack("<QQ", TASK, 1)).retval == 0
+        assert prog.trigger(struct.pack("<QQ", TASK, 0)).retval == 0
+        assert prog.trigger(struct.pack("<QQ", TASK, 1)).retval == 0
         assert u64(obj, "new_tasks") == 2
-        assert prog.test_run(ctx_in=struct.pack("<QQ", 0, 0)).retval == 0  # acquire(NULL) -> NULL
+        assert prog.trigger(struct.pack("<QQ", 0, 0)).retval == 0  # acquire(NULL) -> NULL
         assert u64(obj, "new_tasks") == 2
         refs = prog.handle.vm.context.state.get(TASK_REFS_KEY, {})
         assert refs == {}  # every acquire was released

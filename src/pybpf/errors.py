@@ -153,6 +153,15 @@ class VMError(BPFError):
         self.region = region
 
 
+class HelperArgumentError(VMError):
+    """A helper called with an argument the kernel's verifier would have refused at load.
+
+    The VM has no verifier yet, so it refuses at the call instead: a map argument
+    that is not a map, a size past what the helper may touch.  Names the pc and
+    the call instruction (hence the helper).
+    """
+
+
 class MemoryAccessError(VMError):
     """A load or store outside the regions the VM gave the program, or without permission."""
 
@@ -194,7 +203,7 @@ class MapError(BPFError):
 
 
 class MapFullError(MapError):
-    """E2BIG: no room for a new element."""
+    """E2BIG: no room for a new element (or, for arrays, an index past max_entries)."""
 
     errno = _errno.E2BIG
 
@@ -212,6 +221,39 @@ class MapKeyNotFoundError(MapError, KeyError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class MapPermissionError(MapError):
+    """EPERM: the map is frozen, or read-only/write-only for this caller."""
+
+    errno = _errno.EPERM
+
+
+class MapBatchError(MapError):
+    """A batch operation stopped part way; ``processed`` elements were done first."""
+
+    def __init__(self, cause: MapError, processed: int) -> None:
+        super().__init__(
+            f"batch stopped after {processed} element(s): {cause.message}",
+            errno=cause.errno,
+            map_name=cause.map_name,
+        )
+        self.processed = processed
+        self.cause = cause
+
+
+def map_error_class(err: int) -> type[MapError]:
+    """The MapError subclass for an errno, so both backends raise the same type for the same errno."""
+    return _MAP_ERROR_CLASSES.get(err, MapError)
+
+
+_MAP_ERROR_CLASSES: dict[int, type[MapError]] = {
+    _errno.ENOENT: MapKeyNotFoundError,
+    _errno.EEXIST: MapKeyExistsError,
+    _errno.E2BIG: MapFullError,
+    _errno.ENOSPC: MapFullError,  # an LPM trie with no room
+    _errno.EPERM: MapPermissionError,
+}
 
 
 # -- kernel ----------------------------------------------------------------

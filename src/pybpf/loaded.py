@@ -27,11 +27,43 @@ class Program:
         return self.spec.name
 
     def test_run(
-        self, *, data_in: bytes = b"", ctx_in: bytes | None = None, repeat: int = 1, flags: int = 0
+        self,
+        *,
+        data_in: bytes = b"",
+        ctx_in: bytes | None = None,
+        repeat: int = 1,
+        data_size_out: int | None = None,
+        flags: int = 0,
     ) -> TestRun:
+        """BPF_PROG_TEST_RUN with the kernel's rules for the program's type (either backend).
+
+        ``data_size_out`` bounds data_out (ENOSPC when the packet grew past it).
+        """
         result: TestRun = self._backend.test_run(
-            self.handle, data_in=data_in, ctx_in=ctx_in, repeat=repeat, flags=flags
+            self.handle,
+            data_in=data_in,
+            ctx_in=ctx_in,
+            repeat=repeat,
+            data_size_out=data_size_out,
+            flags=flags,
         )
+        return result
+
+    def trigger(self, ctx_in: bytes = b"", *, repeat: int = 1) -> TestRun:
+        """Run a tracing program as its event would, on ``ctx_in`` (VM backend).
+
+        The kernel has no test_run for tracepoint, kprobe and perf_event programs;
+        the VM fires the event instead: a tracepoint record, pt_regs, a perf sample
+        or the u64 argument array.  The kernel backend runs them when the real event
+        happens (attach, then cause it).
+        """
+        trigger = getattr(self._backend, "trigger", None)
+        if trigger is None:
+            raise NotSupportedError(
+                f"the {self._backend.name} backend runs tracing programs when their event fires: "
+                "attach() and cause the event"
+            )
+        result: TestRun = trigger(self.handle, ctx_in, repeat=repeat)
         return result
 
     def attach(self, target: Any = None, **options: Any) -> Any:

@@ -46,9 +46,15 @@ class Backend(Protocol):
         data_in: bytes = b"",
         ctx_in: bytes | None = None,
         repeat: int = 1,
+        data_size_out: int | None = None,
         flags: int = 0,
     ) -> TestRun:
-        """Run ``program`` once or ``repeat`` times, as BPF_PROG_TEST_RUN does."""
+        """Run ``program`` once or ``repeat`` times, as BPF_PROG_TEST_RUN does.
+
+        A backend that can run tracing programs on a chosen context (the VM) also
+        has ``trigger(program, ctx_in, repeat=)``; :meth:`pybpf.loaded.Program.trigger`
+        looks for it.
+        """
         ...
 
     def attach(self, program: Any, spec: ProgramSpec, target: Any = None, **options: Any) -> Any:

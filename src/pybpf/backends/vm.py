@@ -44,6 +44,7 @@ from ..runtime.program import VmProgram
 from ..runtime.state import Runtime
 from ..runtime.task import Task
 from ..runtime.testrun import test_run as vm_test_run
+from ..runtime.testrun import trigger as vm_trigger
 from ..runtime.tracelog import TraceLog
 from ..uapi import MapType
 from ..vm.machine import DEFAULT_MAX_INSTRUCTIONS, Engine
@@ -86,6 +87,8 @@ class VmBackend:
         self.btf = btf
         self.num_cpus = num_cpus
         self.runtime = Runtime(AddressSpace(), task=task, trace_log=trace_log, clock=clock, seed=seed)
+        if num_cpus is not None:
+            self.runtime.num_cpus = num_cpus
         self.helpers = helpers if helpers is not None else build_default_registry()
         self.engine: Engine = engine
         self.max_instructions = max_instructions
@@ -237,9 +240,16 @@ class VmBackend:
         data_in: bytes = b"",
         ctx_in: bytes | None = None,
         repeat: int = 1,
+        data_size_out: int | None = None,
         flags: int = 0,
     ) -> TestRun:
-        return vm_test_run(program, data_in=data_in, ctx_in=ctx_in, repeat=repeat, flags=flags)
+        return vm_test_run(
+            program, data_in=data_in, ctx_in=ctx_in, repeat=repeat, data_size_out=data_size_out, flags=flags
+        )
+
+    def trigger(self, program: Any, ctx_in: bytes = b"", *, repeat: int = 1) -> TestRun:
+        """Fire a tracing program's event with ``ctx_in`` as its context (see runtime.testrun.trigger)."""
+        return vm_trigger(program, ctx_in, repeat=repeat)
 
     def close(self) -> None:
         for program in self._programs:

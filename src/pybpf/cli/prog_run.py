@@ -9,7 +9,9 @@ Two modes, bpftool-style keywords::
 pcapng file, writes the packets that pass (as the program left them) to
 ``pcap_out``, and prints the count per verdict and the maps' contents.  The
 ``data_in`` form mirrors ``bpftool prog run`` (``Return value: N, duration
-(average): Mns``).  ``-`` reads stdin / writes stdout.
+(average): Mns``).  ``-`` reads stdin / writes stdout.  Tracepoint, kprobe,
+perf_event and fentry programs, which the kernel cannot test_run, run in the VM
+on ``ctx_in`` as their event would (:meth:`pybpf.loaded.Program.trigger`).
 
 Trace log: the VM's ``bpf_printk`` lines are printed after a run (to stderr in
 JSON mode, as ``trace`` in the JSON otherwise) and appended to the per-user file
@@ -54,6 +56,8 @@ TC_VERDICTS = {
 }  # fmt: skip
 TC_PASSING = {"TC_ACT_OK", "TC_ACT_UNSPEC", "TC_ACT_PIPE"}
 PCAP_TYPES = (ProgType.XDP, ProgType.SCHED_CLS, ProgType.SCHED_ACT, ProgType.SOCKET_FILTER)
+#: Types the kernel cannot test_run; in the VM, ``ctx_in`` becomes the event's context (trigger).
+EVENT_TYPES = (ProgType.TRACEPOINT, ProgType.KPROBE, ProgType.PERF_EVENT, ProgType.TRACING)
 ETH_HLEN = 14
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 PROGRESS_MIN_BYTES = 1 << 20  # a progress bar only for files of a megabyte or more
@@ -235,6 +239,11 @@ def run_pcap(prog: Any, pcap_in: str, pcap_out: str | None) -> PcapRun:
     fout = None
     try:
         reader = _reader(fin)
+        if reader.datalink() != dpkt.pcap.DLT_EN10MB:
+            raise click.UsageError(
+                f"{pcap_in} holds link type {reader.datalink()}, not Ethernet (1): XDP, tc and socket "
+                "filter programs are given Ethernet frames"
+            )
         writer = None
         if pcap_out is not None:
             fout = open(pcap_out, "wb")  # noqa: SIM115
@@ -362,7 +371,19 @@ def _data_mode(obj: Any, prog: Any, kw: dict[str, Any], data_in: str | None, rep
     data = _read_input(data_in) if data_in is not None else b""
     ctx_path = text_arg(kw, "ctx_in")
     ctx = _read_input(ctx_path) if ctx_path is not None else None
-    res = prog.test_run(data_in=data, ctx_in=ctx, repeat=repeat)
+    in_vm = options().backend in ("vm", "")
+    if data_in is not None and prog.spec.prog_type in EVENT_TYPES and in_vm:
+        from ..progtypes import spec_for
+
+        ctx_name = spec_for(prog.spec.prog_type).ctx.name
+        raise click.UsageError(
+            f"{prog.spec.prog_type.uapi_name} programs take no data_in: give ctx_in FILE alone ({ctx_name}) "
+            "and the VM runs the program as its event would"
+        )
+    if data_in is None and prog.spec.prog_type in EVENT_TYPES and in_vm:
+        res = prog.trigger(ctx or b"", repeat=repeat)  # no kernel test_run: fire the event in the VM
+    else:
+        res = prog.test_run(data_in=data, ctx_in=ctx, repeat=repeat)
     trace = _trace_lines(obj)
     _append_trace(trace)
     data_out, ctx_out = text_arg(kw, "data_out"), text_arg(kw, "ctx_out")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import errno
 
-from ..errors import MapError, VMError
+from ..errors import HelperArgumentError, MapError, VMError
 from ..runtime.state import MAX_TAIL_CALL_CNT, runtime_of
+from ..uapi import MapType
 from ..vm.context import CallContext, ProgramExit
 from ..vm.memory import Perm
 from .impl_common import A, HelperDef, R, neg, proto
@@ -62,10 +63,11 @@ def for_each_map_elem(ctx: CallContext, map_handle: int, fn: int, cb_ctx: int, f
 def tail_call(ctx: CallContext, prog_ctx: int, map_handle: int, index: int, r4: int, r5: int) -> int:
     """Jump to the program at ``index`` of a prog array; returns (a negative errno) only on failure."""
     runtime = runtime_of(ctx)
-    try:
-        bpf_map = runtime.map_of(map_handle)
-    except MapError:
-        return neg(errno.EINVAL)
+    bpf_map = runtime.map_of(map_handle)
+    if bpf_map.map_type is not MapType.PROG_ARRAY:
+        raise HelperArgumentError(
+            f"bpf_tail_call needs a program array, got a {bpf_map.map_type.uapi_name} map"
+        )
     index &= 0xFFFFFFFF
     if index >= bpf_map.max_entries or runtime.run.tail_calls >= MAX_TAIL_CALL_CNT:
         return neg(errno.ENOENT)

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import MapError
 from ..progtypes.skb import ETH_HLEN, TcAction
-from ..progtypes.xdp import XdpAction
+from ..progtypes.xdp import XDP_METADATA_MAX, XdpAction
 from ..runtime.contexts import ETH_P_8021AD, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6, SkbContext
 from ..runtime.packet import PacketBuffer
 from ..runtime.state import runtime_of
@@ -104,7 +104,6 @@ def _is_xdp(ctx: CallContext) -> bool:
 
 # -- XDP ----------------------------------------------------------------------
 
-XDP_METALEN_MAX = 255
 """Largest metadata bpf_xdp_adjust_meta accepts: kernels since 6.x bound it by the u8
 skb_shared_info.meta_len (xdp_metalen_invalid), no longer by 32 bytes."""
 
@@ -128,7 +127,7 @@ def xdp_adjust_meta(ctx: CallContext, xdp: int, offset: int, r3: int, r4: int, r
     if meta < p.reserved_head or meta > p.data:
         return neg(errno.EINVAL)
     metalen = p.data - meta
-    if metalen % 4 or metalen > XDP_METALEN_MAX:
+    if metalen % 4 or metalen > XDP_METADATA_MAX:
         return neg(errno.EACCES)
     p.set_bounds(meta=meta)
     return 0

@@ -19,7 +19,7 @@ import errno as _errno
 import os
 from collections.abc import Iterator, Sequence
 
-from ..errors import BPFError, MapError, MapFullError, MapKeyExistsError, MapKeyNotFoundError
+from ..errors import BPFError, MapBatchError, MapError, MapKeyNotFoundError, map_error_class
 from ..uapi import Cmd, MapFlag, MapType, UpdateFlag
 from . import syscall
 from .attr import OBJ_NAME_LEN, FdAttr, MapBatchAttr, MapCreateAttr, MapElemAttr, addr
@@ -37,11 +37,6 @@ PERCPU_MAP_TYPES = frozenset(
 )
 """Map types whose values hold one slot per possible CPU."""
 
-_ERROR_CLASSES: dict[int, type[MapError]] = {
-    _errno.ENOENT: MapKeyNotFoundError,
-    _errno.EEXIST: MapKeyExistsError,
-    _errno.E2BIG: MapFullError,
-}
 
 _BATCH_CHUNK = 256
 
@@ -53,7 +48,7 @@ def _round8(n: int) -> int:
 def map_error(cmd: Cmd, err: int, map_name: str | None, detail: str = "") -> MapError:
     """The MapError subclass for ``err`` from ``cmd``, chained to the KernelError."""
     kernel = syscall.error(cmd, err, detail)
-    cls = _ERROR_CLASSES.get(err, MapError)
+    cls = map_error_class(err)
     text = f"{cmd.uapi_name} failed: {os.strerror(err)}" + (f": {detail}" if detail else "")
     exc = cls(text, errno=err, map_name=map_name)
     if kernel.hint is not None:
@@ -114,9 +109,22 @@ def create_map(
         mtype: MapType | int = MapType(int(map_type))
     except ValueError:
         mtype = int(map_type)
-    detail = f"{getattr(mtype, 'uapi_name', mtype)} key {key_size} value {value_size} max {max_entries}"
+    shape = f"{getattr(mtype, 'uapi_name', mtype)} key {key_size} value {value_size} max {max_entries}"
+    detail = f"map {name!r}: {shape}" if name else shape
     fd = syscall.bpf(Cmd.MAP_CREATE, attr, detail=detail)
     return KernelMap(OwnedFD(fd, "map"), mtype, key_size, value_size, max_entries, flags, name)
+
+
+def _batch_error(cause: MapError, processed: int, total: int) -> MapError:
+    """A batch that stopped on an element (MapBatchError with the count), or a refused request.
+
+    A request the kernel refuses up front leaves ``count`` as it was (0 or all).
+    """
+    if cause.errno in (syscall.ENOTSUPP, _errno.EINVAL) and processed in (0, total):
+        return cause
+    exc = MapBatchError(cause, processed)
+    exc.__cause__ = cause
+    return exc
 
 
 class KernelMap(FDObject):
@@ -403,7 +411,8 @@ class KernelMap(FDObject):
         )
         rc = syscall.bpf_raw(Cmd.MAP_UPDATE_BATCH, attr)
         if rc < 0:
-            raise self._raise(Cmd.MAP_UPDATE_BATCH, -rc, f"{attr.count} of {len(keys)} written")
+            cause = self._raise(Cmd.MAP_UPDATE_BATCH, -rc, f"{attr.count} of {len(keys)} written")
+            raise _batch_error(cause, int(attr.count), len(keys))
         return int(attr.count)
 
     def delete_batch(self, keys: Sequence[bytes], flags: int = 0) -> int:
@@ -412,7 +421,8 @@ class KernelMap(FDObject):
         attr = MapBatchAttr(keys=addr(kbuf), count=len(keys), map_fd=self.fd, flags=flags)
         rc = syscall.bpf_raw(Cmd.MAP_DELETE_BATCH, attr)
         if rc < 0:
-            raise self._raise(Cmd.MAP_DELETE_BATCH, -rc, f"{attr.count} of {len(keys)} deleted")
+            cause = self._raise(Cmd.MAP_DELETE_BATCH, -rc, f"{attr.count} of {len(keys)} deleted")
+            raise _batch_error(cause, int(attr.count), len(keys))
         return int(attr.count)
 
 

@@ -9,8 +9,9 @@ ctypes objects.
 
 from __future__ import annotations
 
+from pybpf.errors import MapBatchError, MapPermissionError
 from pybpf.maps.array import ArrayMap, SparseArrayMap
-from pybpf.maps.base import BatchResult, Map, MapBatchError, MapPermissionError, MapSpec, map_by_id
+from pybpf.maps.base import BatchResult, Map, MapSpec, map_by_id
 from pybpf.maps.bloom import BloomFilterMap
 from pybpf.maps.factory import MAP_CLASSES, create_map, open_map
 from pybpf.maps.flags import (

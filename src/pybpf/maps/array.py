@@ -142,7 +142,7 @@ class ArrayMap(Map):
     def _delete(self, key: bytes) -> None:
         raise self._err("array elements cannot be deleted")
 
-    def delete_batch(self, keys: Sequence[bytes]) -> int:
+    def delete_batch(self, keys: Sequence[bytes], flags: int = 0) -> int:
         raise self._unsupported("delete_batch")
 
     def _next_key(self, key: bytes | None) -> bytes:

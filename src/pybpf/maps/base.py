@@ -25,29 +25,17 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-from pybpf.errors import MapError, MapFullError, MapKeyExistsError, MapKeyNotFoundError
+from pybpf.errors import (
+    MapBatchError,
+    MapError,
+    MapFullError,
+    MapKeyNotFoundError,
+    MapPermissionError,
+    map_error_class,
+)
 from pybpf.maps.flags import BPF_F_LOCK, ENOTSUPP, MapFlag
 from pybpf.maps.storage import Layout, Storage, Word, round8
 from pybpf.uapi import MapType
-
-
-class MapPermissionError(MapError):
-    """EPERM: the map is frozen, or read-only/write-only for this caller."""
-
-    errno = errno.EPERM
-
-
-class MapBatchError(MapError):
-    """A batch operation stopped part way; ``processed`` elements were done first."""
-
-    def __init__(self, cause: MapError, processed: int) -> None:
-        super().__init__(
-            f"batch stopped after {processed} element(s): {cause.message}",
-            errno=cause.errno,
-            map_name=None,
-        )
-        self.processed = processed
-        self.cause = cause
 
 
 @dataclass(frozen=True)
@@ -212,9 +200,7 @@ class Map:
     # -- errors ----------------------------------------------------------------------
 
     def _err(self, message: str, code: int = errno.EINVAL) -> MapError:
-        if code == errno.EEXIST:
-            return MapKeyExistsError(message, map_name=self.name or None)
-        return MapError(message, errno=code, map_name=self.name or None)
+        return map_error_class(code)(message, errno=code, map_name=self.name or None)
 
     def _full(self, message: str = "map is full", code: int = errno.E2BIG) -> MapFullError:
         return MapFullError(message, errno=code, map_name=self.name or None)
@@ -398,21 +384,31 @@ class Map:
     def _lookup_and_delete_batch(self, count: int, cursor: bytes | None) -> BatchResult:
         raise self._unsupported("lookup_and_delete_batch")
 
-    def update_batch(self, keys: Sequence[bytes], values: Sequence[Any], flags: int = 0) -> int:
-        """BPF_MAP_UPDATE_BATCH: returns the number updated; MapBatchError part way."""
+    def update_batch(
+        self, keys: Sequence[bytes], values: Sequence[Any], flags: int = 0, elem_flags: int = 0
+    ) -> int:
+        """BPF_MAP_UPDATE_BATCH: returns the number updated; MapBatchError part way.
+
+        As in the kernel (and :class:`pybpf.kernel.KernelMap`), ``flags`` is the batch's
+        own flags word, which the kernel does not look at for updates and deletes;
+        ``elem_flags`` may only be BPF_F_LOCK (generic_map_update_batch): a batch
+        always writes as BPF_ANY.
+        """
+        if elem_flags & ~BPF_F_LOCK:
+            raise self._err(f"elem_flags {elem_flags:#x}: a batch update takes only BPF_F_LOCK")
         if len(keys) != len(values):
             raise self._err("update_batch needs as many values as keys")
         done = 0
         for k, v in zip(keys, values, strict=True):
             try:
-                self.update(k, v, flags)
+                self.update(k, v, elem_flags)
             except MapError as exc:
                 raise MapBatchError(exc, done) from exc
             done += 1
         return done
 
-    def delete_batch(self, keys: Sequence[bytes]) -> int:
-        """BPF_MAP_DELETE_BATCH: returns the number deleted; MapBatchError part way."""
+    def delete_batch(self, keys: Sequence[bytes], flags: int = 0) -> int:
+        """BPF_MAP_DELETE_BATCH: returns the number deleted; MapBatchError part way (``flags`` unused)."""
         done = 0
         for k in keys:
             try:

@@ -92,6 +92,10 @@ class BloomFilterMap(Map):
         mm = self._mm
         return all(mm[self._data + (b >> 3)] >> (b & 7) & 1 for b in self._bits(v))
 
+    def contains_value(self, value: bytes) -> bool:
+        """:meth:`contains` under the kernel map's name (BPF_MAP_LOOKUP_ELEM with a value)."""
+        return self.contains(value)
+
     def peek(self, value: bytes) -> None:
         """bpf_map_peek_elem: returns if maybe present, raises ENOENT if surely absent."""
         if not self.contains(value):

@@ -46,6 +46,7 @@ HTAB_CREATE_FLAG_MASK = int(
 _LRU_TYPES = (MapType.LRU_HASH, MapType.LRU_PERCPU_HASH)
 _PERCPU_TYPES = (MapType.PERCPU_HASH, MapType.LRU_PERCPU_HASH)
 _HTAB_ELEM_SIZE = 48  # sizeof(struct htab_elem), for the kernel's value_size limit
+_MAX_BUCKETS = 0xFFFFFFFF // 16  # htab_map_alloc: n_buckets > U32_MAX / sizeof(struct bucket) is E2BIG
 
 
 def n_buckets(max_entries: int) -> int:
@@ -80,6 +81,11 @@ def check_hash_spec(spec: MapSpec) -> MapSpec:
         if rounded >= 1 << 32:
             rounded = spec.max_entries // ncpu * ncpu
         spec = spec.with_max_entries(rounded)
+    buckets = n_buckets(spec.max_entries)
+    if buckets == 0 or buckets > _MAX_BUCKETS:
+        raise einval(
+            spec, f"max_entries {spec.max_entries} needs more buckets than a hash map may have", errno.E2BIG
+        )
     return spec
 
 

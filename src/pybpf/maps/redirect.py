@@ -4,7 +4,10 @@ Enough of each for ``bpf_redirect_map`` to resolve a target through
 :meth:`redirect_target`, with the kernel's update/lookup/delete errors.  Values:
 devmap ``u32 ifindex [, u32 prog fd/id]``, cpumap ``u32 qsize [, u32 prog]``,
 xskmap ``u32`` socket handle.  Interfaces are not checked against the host: in
-the VM an ifindex names a simulated device.
+the VM an ifindex names a simulated device (the kernel answers EINVAL for an
+ifindex it does not have), and a socket handle a simulated AF_XDP socket.  A
+program fd in a devmap/cpumap entry is refused (EOPNOTSUPP): the kernel would run
+it on every redirect, the VM does not.
 """
 
 from __future__ import annotations
@@ -35,8 +38,22 @@ def _check_shape(spec: MapSpec, mask: int, value_sizes: tuple[int, ...]) -> None
     check_access_flags(spec)
 
 
+def _entry_program(value: bytes) -> int:
+    """The program fd of an 8-byte devmap/cpumap value (``bpf_devmap_val.bpf_prog.fd``); <= 0 is none."""
+    return int.from_bytes(value[4:8], "little", signed=True) if len(value) == 8 else 0
+
+
 class _ArrayTarget(SparseArrayMap):
     """Array-shaped redirect map: an index holds a target or nothing."""
+
+    def _refuse_entry_program(self, prog: int) -> None:
+        """The kernel runs a program given in the entry on every redirect; the VM does not."""
+        if prog > 0:
+            raise self._err(
+                f"{self.map_type.uapi_name} entry names program {prog}: the VM does not run programs "
+                "attached to redirect entries",
+                EOPNOTSUPP,
+            )
 
     def _check_update(self, i: int, flags: int) -> None:
         if flags > BPF_EXIST:
@@ -81,12 +98,13 @@ class DevMap(_ArrayTarget):
         i = self._index(key)
         self._check_update(i, flags)
         ifindex = int.from_bytes(value[:4], "little")
-        prog = int.from_bytes(value[4:8], "little", signed=True) if len(value) == 8 else 0
+        prog = _entry_program(value)
         if not ifindex:
             if prog > 0:
                 raise self._err("a program fd needs a device (ifindex 0)")
             self._delete(key)
             return
+        self._refuse_entry_program(prog)
         self._set(i, value)
 
 
@@ -113,6 +131,7 @@ class CpuMap(_ArrayTarget):
         if not qsize:
             self._delete(key)
             return
+        self._refuse_entry_program(_entry_program(value))
         self._set(i, value)
 
 
@@ -158,6 +177,14 @@ class DevMapHash(HashMap):
             raise self._err(f"unknown update flags {flags:#x}")
         if not int.from_bytes(value[:4], "little"):
             raise self._err("ifindex 0 is not a device")
+        if flags == BPF_EXIST:  # __dev_map_hash_update_elem checks BPF_NOEXIST only
+            flags = 0
+        if _entry_program(value) > 0:
+            raise self._err(
+                "DEVMAP_HASH entry names a program: the VM does not run programs attached to "
+                "redirect entries",
+                EOPNOTSUPP,
+            )
         super()._update(key, value, flags)
 
     def redirect_target(self, key: int | bytes) -> int | None:

@@ -9,7 +9,14 @@ from __future__ import annotations
 from ..errors import NotSupportedError
 from ..uapi import AttachType, ProgType
 from .base import CtxField, CtxLayout, FieldKind, ProgTypeSpec, ReturnKind, ReturnRule
-from .skb import CGROUP_SKB_SPEC, SCHED_ACT_SPEC, SCHED_CLS_SPEC, SOCKET_FILTER_SPEC, TcAction
+from .skb import (
+    CGROUP_SKB_EGRESS_SPEC,
+    CGROUP_SKB_SPEC,
+    SCHED_ACT_SPEC,
+    SCHED_CLS_SPEC,
+    SOCKET_FILTER_SPEC,
+    TcAction,
+)
 from .tracing import KPROBE_SPEC, PERF_EVENT_SPEC, RAW_TRACEPOINT_SPEC, TRACEPOINT_SPEC, TRACING_SPEC
 from .xdp import XDP_DEVMAP_SPEC, XDP_SPEC, XdpAction
 
@@ -34,6 +41,8 @@ def spec_for(prog_type: ProgType, attach_type: AttachType | None = None) -> Prog
     """The spec of a program type, or NotSupportedError naming the types pybpf models."""
     if prog_type is ProgType.XDP and attach_type is not None and attach_type.name == "XDP_DEVMAP":
         return XDP_DEVMAP_SPEC
+    if prog_type is ProgType.CGROUP_SKB and attach_type == AttachType.CGROUP_INET_EGRESS:
+        return CGROUP_SKB_EGRESS_SPEC
     try:
         return PROG_TYPE_SPECS[prog_type]
     except KeyError:

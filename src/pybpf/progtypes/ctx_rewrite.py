@@ -165,6 +165,8 @@ class _Analysis:
         self.index_of = {slot: i for i, slot in enumerate(self.slot_of)}
         self.states: list[_State | None] = [None] * len(insns)
         self.rewritten: dict[int, Instruction] = {}
+        #: The end of the furthest context access (the kernel's ``aux->max_ctx_offset``).
+        self.ctx_end = 0
 
     def target(self, i: int, rel: int) -> int:
         slot = self.slot_of[i] + 1 + rel
@@ -311,6 +313,7 @@ class _Analysis:
         reason = check_ctx_access(layout, insn.off, size, write=write, signed=mode == Mode.MEMSX)
         if reason is not None:
             raise ctx_error(i, insn, reason)
+        self.ctx_end = max(self.ctx_end, insn.off + size)
         member = layout.field_at(insn.off)
         if member is not None and member.kind.is_pointer and not write:
             self.rewritten[i] = _pointer_load(insn, layout, member)
@@ -322,14 +325,34 @@ def _pointer_load(insn: Instruction, layout: CtxLayout, member: CtxField) -> Ins
     )
 
 
+@dataclass(frozen=True, slots=True)
+class CtxCheck:
+    """A checked program: its rewritten instructions and how far into the context it reads.
+
+    ``ctx_end`` is the kernel's ``max_ctx_offset``: a raw_tracepoint test run refuses
+    a ``ctx_in`` shorter than that.
+    """
+
+    insns: list[Instruction]
+    ctx_end: int
+
+
+def check_ctx_access_all(
+    insns: Sequence[Instruction], spec: ProgTypeSpec, *, check_helpers: bool = True
+) -> CtxCheck:
+    """Check every context access of a linked program and rewrite pointer loads.
+
+    The result has the rewritten instruction list (same length and slot layout).
+    Raises VerifierError for an access the program type forbids, a dereference of
+    a modified context pointer, LD_ABS where the type has no skb, and (with
+    ``check_helpers``) a call to a helper outside the type's set.
+    """
+    analysis = _Analysis(insns, spec, check_helpers)
+    return CtxCheck(analysis.run(), analysis.ctx_end)
+
+
 def rewrite_ctx_access(
     insns: Sequence[Instruction], spec: ProgTypeSpec, *, check_helpers: bool = True
 ) -> list[Instruction]:
-    """Check every context access of a linked program and rewrite pointer loads.
-
-    Returns the rewritten instruction list (same length and slot layout).  Raises
-    VerifierError for an access the program type forbids, a dereference of a
-    modified context pointer, LD_ABS where the type has no skb, and (with
-    ``check_helpers``) a call to a helper outside the type's set.
-    """
-    return _Analysis(insns, spec, check_helpers).run()
+    """:func:`check_ctx_access_all`, keeping only the rewritten instructions."""
+    return check_ctx_access_all(insns, spec, check_helpers=check_helpers).insns

@@ -9,6 +9,7 @@ yield packet pointers.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from enum import IntEnum
 
 from ..uapi import ProgType
@@ -67,10 +68,11 @@ _SKB_FIELDS: tuple[CtxField, ...] = (
     _u32("data_end", 80, kind=FieldKind.PACKET_END),
     _u32("napi_id", 84),
     _u32("family", 88),
-    _u32("remote_ip4", 92),
-    _u32("local_ip4", 96),
-    _u32("remote_ip6", 100, 4),
-    _u32("local_ip6", 116, 4),
+    # bpf_skb_is_valid_access(): the addresses are read whole (size == 4), no narrow loads.
+    CtxField("remote_ip4", 92, 4, narrow_read=False),
+    CtxField("local_ip4", 96, 4, narrow_read=False),
+    CtxField("remote_ip6", 100, 4, 4, narrow_read=False),
+    CtxField("local_ip6", 116, 4, 4, narrow_read=False),
     _u32("remote_port", 132),
     _u32("local_port", 136),
     _u32("data_meta", 140, kind=FieldKind.PACKET_META),
@@ -80,7 +82,7 @@ _SKB_FIELDS: tuple[CtxField, ...] = (
     _u32("gso_segs", 164),
     CtxField("sk", 168, 8, kind=FieldKind.SOCKET, narrow_read=False),
     _u32("gso_size", 176),
-    CtxField("tstamp_type", 180, 1, readable=False),
+    CtxField("tstamp_type", 180, 1),  # tc only, read with a 1-byte load (tc_cls_act_is_valid_access)
     CtxField("hwtstamp", 184, 8, narrow_read=False),
 )
 
@@ -96,14 +98,17 @@ def _variant(unreadable: set[str], writable: set[str]) -> CtxLayout:
 
 
 SOCKET_FILTER_SKB = _variant(
-    {"tc_classid", "data", "data_end", "data_meta", *_SOCK_FIELDS, "tstamp", "wire_len", "hwtstamp"},
+    {"tc_classid", "data", "data_end", "data_meta", *_SOCK_FIELDS, "tstamp", "wire_len", "hwtstamp"}
+    | {"tstamp_type"},
     {"cb"},
 )
 TC_SKB = _variant(
     set(_SOCK_FIELDS),
     {"mark", "tc_index", "priority", "tc_classid", "cb", "tstamp", "queue_mapping"},
 )
-CGROUP_SKB = _variant({"tc_classid", "data_meta", "wire_len"}, {"mark", "priority", "cb", "tstamp"})
+CGROUP_SKB = _variant(
+    {"tc_classid", "data_meta", "wire_len", "tstamp_type"}, {"mark", "priority", "cb", "tstamp"}
+)
 
 SOCKET_FILTER_RETURNS = ReturnRule(ReturnKind.TRUNCATE)
 TC_RETURNS = ReturnRule(
@@ -111,7 +116,9 @@ TC_RETURNS = ReturnRule(
     tuple((int(a), f"TC_ACT_{a.name}") for a in TcAction),
     unknown_means="unknown action (cls_bpf treats it as TC_ACT_UNSPEC)",
 )
-CGROUP_SKB_RETURNS = ReturnRule(
+CGROUP_SKB_RETURNS = ReturnRule(ReturnKind.VERDICT, ((0, "drop"), (1, "allow")), allowed_range=(0, 1))
+#: Egress programs (expected_attach_type BPF_CGROUP_INET_EGRESS) may also ask for congestion notification.
+CGROUP_SKB_EGRESS_RETURNS = ReturnRule(
     ReturnKind.VERDICT,
     ((0, "drop"), (1, "allow"), (2, "drop, congestion notification"), (3, "allow, congestion notification")),
     allowed_range=(0, 3),
@@ -151,3 +158,4 @@ CGROUP_SKB_SPEC = ProgTypeSpec(
     packet_access=True,
     description="cgroup ingress/egress filter: 1 allows the packet, 0 drops it",
 )
+CGROUP_SKB_EGRESS_SPEC = replace(CGROUP_SKB_SPEC, returns=CGROUP_SKB_EGRESS_RETURNS)

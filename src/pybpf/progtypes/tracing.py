@@ -48,8 +48,12 @@ class TracepointFormatError(BPFError):
     """A tracepoint format text that cannot be parsed, or a record that does not fit it."""
 
 
-def _ro(name: str, off: int, size: int, count: int = 1, *, any_size: bool = False) -> CtxField:
-    return CtxField(name, off, size, count, readable=True, writable=False, any_size=any_size)
+def _ro(
+    name: str, off: int, size: int, count: int = 1, *, any_size: bool = False, narrow_read: bool = True
+) -> CtxField:
+    return CtxField(
+        name, off, size, count, readable=True, writable=False, narrow_read=narrow_read, any_size=any_size
+    )
 
 
 # -- layouts ---------------------------------------------------------------
@@ -72,9 +76,11 @@ PERF_EVENT_DATA = CtxLayout(
     "struct bpf_perf_event_data",
     PT_REGS_SIZE + 16,
     (
-        *PT_REGS.fields,
-        _ro("sample_period", PT_REGS_SIZE, 8, any_size=True),
-        _ro("addr", PT_REGS_SIZE + 8, 8, any_size=True),
+        # pe_prog_is_valid_access(): a register is read whole (sizeof(long)); only
+        # sample_period and addr allow narrow loads.  Unlike kprobe's pt_regs.
+        *(_ro(n, 8 * i, 8, narrow_read=False) for i, n in enumerate(PT_REGS_NAMES)),
+        _ro("sample_period", PT_REGS_SIZE, 8),
+        _ro("addr", PT_REGS_SIZE + 8, 8),
     ),
 )
 
@@ -278,3 +284,10 @@ def u64_args_bytes(args: tuple[int, ...]) -> bytes:
     if len(args) > MAX_BPF_FUNC_ARGS:
         raise BPFError(f"at most {MAX_BPF_FUNC_ARGS} arguments (got {len(args)})")
     return b"".join((a & (1 << 64) - 1).to_bytes(8, "little") for a in args)
+
+
+def perf_event_data_bytes(
+    regs: Mapping[str, int] | None = None, *, sample_period: int = 0, addr: int = 0
+) -> bytes:
+    """A ``struct bpf_perf_event_data`` image: the sampled pt_regs, sample_period and addr."""
+    return pt_regs_bytes(regs) + struct.pack("<QQ", sample_period & (1 << 64) - 1, addr & (1 << 64) - 1)

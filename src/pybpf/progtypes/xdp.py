@@ -23,8 +23,9 @@ from .base import (
 XDP_PACKET_HEADROOM = 256
 """Bytes the kernel reserves in front of an XDP frame; ``xdp_adjust_head`` grows into them."""
 
-XDP_METADATA_MAX = 32
-"""Largest metadata area ``xdp_adjust_meta`` may create (``xdp_metalen_invalid``)."""
+XDP_METADATA_MAX = 255
+"""Largest metadata area (``xdp_metalen_invalid``: skb_shared_info.meta_len is a u8); it must
+also leave room for struct xdp_frame in the headroom, so a test run allows up to 216 bytes."""
 
 
 class XdpAction(IntEnum):

@@ -18,7 +18,7 @@ from ..errors import VMError
 from ..isa.instruction import Instruction
 from ..isa.opcodes import CallSrc, InsnClass, JmpOp, PseudoSrc
 from ..progtypes.base import ProgTypeSpec
-from ..progtypes.ctx_rewrite import rewrite_ctx_access
+from ..progtypes.ctx_rewrite import check_ctx_access_all
 from ..vm.machine import DEFAULT_MAX_INSTRUCTIONS, VM, Engine
 from ..vm.memory import SLOT_BITS, Perm, Region
 from .packet import PacketBuffer
@@ -61,9 +61,11 @@ class VmProgram:
         #: Callback handles (lddw src=FUNC) are addresses in this inaccessible region: base + slot.
         self.funcs: Region = runtime.memory.add(f"funcs:{name}", max(nslots, 1), Perm.NONE)
         resolved = [self._resolve_func(i, insn, insns) for i, insn in enumerate(insns)]
-        checked = rewrite_ctx_access(resolved, spec, check_helpers=check_helpers)
+        checked = check_ctx_access_all(resolved, spec, check_helpers=check_helpers)
+        #: End of the furthest context byte the program reads or writes (``max_ctx_offset``).
+        self.ctx_end = checked.ctx_end
         kfunc_ids = frozenset(k.id for k in kfuncs)
-        self.insns: list[Instruction] = [_kfunc_as_helper(insn, kfunc_ids) for insn in checked]
+        self.insns: list[Instruction] = [_kfunc_as_helper(insn, kfunc_ids) for insn in checked.insns]
         self.vm = self._make_vm(self.insns)
         self._trampolines: dict[int, VM] = {}
         self._bound_packet: PacketBuffer | None = None

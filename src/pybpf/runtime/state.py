@@ -10,12 +10,13 @@ lets the VM stay a plain instruction engine and the runtime compose around it.
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BPFError, MapError
+from ..errors import BPFError, HelperArgumentError, MapError
 from ..progtypes.base import ProgTypeSpec
 from ..vm.memory import SLOT_BITS, AddressSpace, Perm, Region
 from .clock import Clock
@@ -80,6 +81,8 @@ class Runtime:
         self.trace_log = trace_log if trace_log is not None else TraceLog()
         self.clock = clock if clock is not None else Clock()
         self.random = random.Random(seed)
+        #: CPUs the VM pretends to have (per-CPU maps, BPF_F_TEST_RUN_ON_CPU); the VM backend sets it.
+        self.num_cpus = os.cpu_count() or 1
         self.run = RunState()
         self._maps_by_tag: dict[int, MapBinding] = {}
         self._maps_by_name: dict[str, MapBinding] = {}
@@ -126,16 +129,16 @@ class Runtime:
         return binding.handle
 
     def map_of(self, handle: int) -> Any:
-        """The map a handle names; MapError (EINVAL) for anything else, as for a bad map fd."""
-        binding = self._maps_by_tag.get(handle >> SLOT_BITS)
-        if binding is None or binding.region.base != handle:
-            raise MapError(f"{handle:#x} is not a map handle")
-        return binding.map
+        """The map a handle names; HelperArgumentError for anything else (the verifier's
+        "expected CONST_PTR_TO_MAP")."""
+        return self.binding_of(handle).map
 
     def binding_of(self, handle: int) -> MapBinding:
         binding = self._maps_by_tag.get(handle >> SLOT_BITS)
         if binding is None or binding.region.base != handle:
-            raise MapError(f"{handle:#x} is not a map handle")
+            raise HelperArgumentError(
+                f"map argument {handle:#x} is not a map (the verifier wants a map pointer)"
+            )
         return binding
 
     def binding_at(self, address: int) -> MapBinding | None:

@@ -4,7 +4,8 @@ The rules follow ``net/bpf/test_run.c``:
 
 * XDP: the frame sits after 256 bytes of headroom in a 4096-byte page, so
   ``xdp_adjust_head`` can grow it; ``ctx_in`` (xdp_md) may only say where the
-  data starts after the metadata (``data``), must give ``data_end == len(data_in)``
+  data starts after the metadata (``data``), must give ``data_end <= len(data_in)``
+  (a smaller one means fragments, which the VM refuses as not supported)
   and ``data_meta == 0``, ``egress_ifindex == 0``; ``data_out`` is the frame from
   ``data_meta`` as the program left it; ``ctx_out`` has data/data_end relative to
   data_meta.  The same frame is reused across ``repeat`` runs, as in the kernel.
@@ -13,9 +14,15 @@ The rules follow ``net/bpf/test_run.c``:
   the others start at the network header and get 14 zero bytes in front of
   ``data_out``.  ``ctx_in`` (__sk_buff) may only set mark, priority,
   ingress_ifindex, ifindex, cb, tstamp, wire_len, gso_segs, gso_size, hwtstamp.
-* Tracing types take only a context.  The kernel refuses test_run for
-  TRACEPOINT, KPROBE and PERF_EVENT; the VM runs them on the record / pt_regs
-  you pass, which is the point of running tracing programs in userspace.
+* RAW_TRACEPOINT (``bpf_prog_test_run_raw_tp``): a context only (the u64
+  arguments), at least as long as the furthest byte the program reads and at
+  most 12 arguments; no data_in, no ctx_out, no repeat (the kernel wants 0: 0
+  and 1 both run once here), no duration; a cpu only with BPF_F_TEST_RUN_ON_CPU.
+* TRACEPOINT, KPROBE and PERF_EVENT: the kernel has no test_run for them and
+  answers ENOTSUPP (524); so does the VM.  TRACING's test_run calls the kernel's
+  ``bpf_fentry_test*`` functions, which the VM does not have.  To run any tracing
+  program on a context of your choosing (a tracepoint record, pt_regs, perf
+  sample, argument array), the VM fires the event: :func:`trigger`.
 
 Invalid requests raise :class:`TestRunError` (a KernelError with the errno the
 kernel would return), so callers handle both backends alike.
@@ -30,7 +37,8 @@ import time
 from collections.abc import Sequence
 
 from ..backends.testrun import TestRun
-from ..errors import KernelError, NotSupportedError
+from ..errors import KernelError, NotSupportedError, VerifierError
+from ..maps.flags import ENOTSUPP
 from ..progtypes.skb import ETH_HLEN, SK_BUFF_SIZE
 from ..progtypes.tracing import MAX_BPF_FUNC_ARGS, PERF_EVENT_DATA, PT_REGS_SIZE
 from ..progtypes.xdp import XDP_METADATA_MAX, XDP_PACKET_HEADROOM
@@ -38,6 +46,7 @@ from ..uapi import ProgType
 from .contexts import (
     SKB_SHARED_INFO_SIZE,
     XDP_FRAME_BYTES,
+    XDP_FRAME_SIZE,
     XdpContext,
     make_plain_ctx,
     make_skb_context,
@@ -55,6 +64,8 @@ SKB_MAX_DATA = PAGE_SIZE - 64 - SKB_SHARED_INFO_SIZE
 GSO_LEGACY_MAX_SIZE = 65536
 GSO_MAX_SEGS = 65535
 _XDP_CACHE = "testrun.xdp"
+#: Metadata a test run may bring: 4-byte multiples, leaving struct xdp_frame room in the headroom.
+_XDP_TEST_META_MAX = min(XDP_METADATA_MAX, XDP_PACKET_HEADROOM - XDP_FRAME_SIZE)
 
 SKB_TYPES = (ProgType.SCHED_CLS, ProgType.SCHED_ACT, ProgType.SOCKET_FILTER, ProgType.CGROUP_SKB)
 L2_TYPES = (ProgType.SCHED_CLS, ProgType.SCHED_ACT)
@@ -65,6 +76,8 @@ TRACING_TYPES = (
     ProgType.KPROBE,
     ProgType.PERF_EVENT,
 )
+#: Types whose BPF_PROG_TEST_RUN the kernel does not implement (it returns ENOTSUPP).
+NO_TEST_RUN_TYPES = (ProgType.TRACEPOINT, ProgType.KPROBE, ProgType.PERF_EVENT)
 
 #: __sk_buff members a test_run ctx_in may set (convert___skb_to_skb); everything else must be zero.
 SKB_CTX_IN_FIELDS = (
@@ -146,8 +159,21 @@ def test_run(
         return _xdp(program, data_in, ctx, repeat, flags, data_size_out)
     if prog_type in SKB_TYPES:
         return _skb(program, data_in, ctx, repeat, flags, data_size_out)
-    if prog_type in TRACING_TYPES:
-        return _tracing(program, data_in, ctx, repeat, flags)
+    if prog_type is ProgType.RAW_TRACEPOINT:
+        return _raw_tp(program, data_in, ctx, repeat, flags, data_size_out, cpu)
+    if prog_type in NO_TEST_RUN_TYPES:
+        raise TestRunError(
+            ENOTSUPP,
+            f"the kernel has no test_run for {prog_type.uapi_name} programs; "
+            "in the VM, run it on a context with Program.trigger(ctx_in)",
+        )
+    if prog_type is ProgType.TRACING:
+        if ctx is not None or data_in:
+            raise TestRunError(errno.EINVAL, "TRACING test runs take no data_in or ctx_in")
+        raise NotSupportedError(
+            "a TRACING test_run calls the kernel's bpf_fentry_test functions, which the VM does not have; "
+            "run it on an argument array with Program.trigger(ctx_in)"
+        )
     raise NotSupportedError(f"test_run of {prog_type.uapi_name} programs is not supported by the VM")
 
 
@@ -176,12 +202,18 @@ def _xdp(
         d, d_end, d_meta, ingress, rxq, egress = (
             int.from_bytes(md[i : i + 4], "little") for i in range(0, 24, 4)
         )
-        if d_meta or d_end != len(data) or d > d_end or d % 4 or d > XDP_METADATA_MAX:
+        if d_meta or d_end > len(data) or d > d_end or d % 4 or d > _XDP_TEST_META_MAX:
             raise TestRunError(
                 errno.EINVAL,
-                "xdp_md in ctx_in must have data_meta == 0, data_end == len(data_in) and data a multiple "
-                "of 4 "
-                f"up to {XDP_METADATA_MAX} (the metadata length)",
+                "xdp_md in ctx_in must have data_meta == 0, data_end <= len(data_in) and data a multiple "
+                f"of 4 up to {_XDP_TEST_META_MAX} (the metadata length)",
+            )
+        if d_end < len(data):
+            # Linux 6.18 takes a smaller data_end as the linear part and puts the rest in
+            # fragments (a multi-buffer frame), which the VM does not model.
+            raise NotSupportedError(
+                f"xdp_md.data_end {d_end} < len(data_in) {len(data)} asks for a fragmented (multi-buffer) "
+                "frame, which the VM does not model; set data_end to len(data_in)"
             )
         if egress:
             raise TestRunError(errno.EINVAL, "xdp_md.egress_ifindex must be 0 in ctx_in")
@@ -283,6 +315,7 @@ def _skb(
     run.extra["skb"] = skb
     try:
         retval, duration = _timed(program, run, repeat)
+        _check_return(program, retval)
         out = skb.packet.payload()
         if not is_l2:
             out = bytes(ETH_HLEN) + out
@@ -300,16 +333,77 @@ def _skb(
     return TestRun(retval, data_out, ctx_out, duration)
 
 
+def _check_return(program: VmProgram, retval: int) -> None:
+    """A return value outside the type's range: a program the kernel's verifier refuses at load.
+
+    The VM has no verifier yet, so it catches the value when the program returns it.
+    """
+    rule = program.spec.returns
+    if not rule.accepts(retval) and rule.allowed_range is not None:
+        lo, hi = rule.allowed_range
+        raise VerifierError(
+            f"{program.name}: at program exit R0 = {retval}, should have been in [{lo}, {hi}] for "
+            f"{program.spec.prog_type.uapi_name} programs (the kernel refuses this program at load)"
+        )
+
+
 # -- tracing ---------------------------------------------------------------------
 
 
-def _tracing(program: VmProgram, data: bytes, ctx_in: bytes | None, repeat: int, flags: int) -> TestRun:
-    prog_type = program.spec.prog_type
-    if data:
-        raise TestRunError(errno.EINVAL, f"{prog_type.uapi_name} test runs take a context only, not data_in")
+def _raw_tp(
+    program: VmProgram,
+    data: bytes,
+    ctx_in: bytes | None,
+    repeat: int,
+    flags: int,
+    data_size_out: int | None,
+    cpu: int,
+) -> TestRun:
+    if data or data_size_out:
+        raise TestRunError(errno.EINVAL, "raw_tracepoint test runs take no data_in or data_out")
+    if repeat > 1:
+        raise TestRunError(errno.EINVAL, "raw_tracepoint test runs run once (the kernel takes repeat 0)")
     if flags & ~BPF_F_TEST_RUN_ON_CPU:
         raise TestRunError(errno.EINVAL, f"unknown flags {flags:#x}")
+    if cpu and not flags & BPF_F_TEST_RUN_ON_CPU:
+        raise TestRunError(errno.EINVAL, "a cpu needs BPF_F_TEST_RUN_ON_CPU")
     ctx = ctx_in or b""
+    if len(ctx) < program.ctx_end or len(ctx) > 8 * MAX_BPF_FUNC_ARGS:
+        raise TestRunError(
+            errno.EINVAL,
+            f"ctx_in of {len(ctx)} bytes: the program reads {program.ctx_end} bytes of arguments, "
+            f"at most {8 * MAX_BPF_FUNC_ARGS} may be given",
+        )
+    runtime = program.runtime
+    task = runtime.task
+    if flags & BPF_F_TEST_RUN_ON_CPU:
+        if cpu >= runtime.num_cpus:
+            raise TestRunError(errno.ENXIO, f"cpu {cpu} is not online ({runtime.num_cpus} CPUs)")
+        runtime.task = task.with_(cpu=cpu)  # the kernel runs the program on that CPU
+    try:
+        result = _run_on_ctx(program, ctx.ljust(8 * MAX_BPF_FUNC_ARGS, b"\0"), 1)
+    finally:
+        runtime.task = task
+    return TestRun(result.retval, b"", None, 0)
+
+
+def trigger(program: VmProgram, ctx_in: bytes = b"", *, repeat: int = 1) -> TestRun:
+    """Fire the event a tracing program is attached to, with ``ctx_in`` as its context.
+
+    What the kernel does when a tracepoint hits, a kprobe fires or a perf sample is
+    taken, with a context of your choosing: a tracepoint record (see
+    :meth:`~pybpf.progtypes.tracing.TracepointFormat.build_record`), x86-64 pt_regs,
+    ``bpf_perf_event_data``, or up to 12 u64 arguments.  A short context is
+    zero-extended; bytes past the type's context must be zero (E2BIG).
+    """
+    prog_type = program.spec.prog_type
+    if prog_type not in TRACING_TYPES:
+        raise NotSupportedError(
+            f"trigger runs tracing programs; a {prog_type.uapi_name} program runs with test_run(data_in=...)"
+        )
+    if not isinstance(repeat, int) or repeat < 0:
+        raise TestRunError(errno.EINVAL, f"repeat must be a non-negative integer, got {repeat!r}")
+    ctx = bytes(ctx_in or b"")
     if prog_type in (ProgType.RAW_TRACEPOINT, ProgType.TRACING):
         if len(ctx) > 8 * MAX_BPF_FUNC_ARGS or len(ctx) % 8:
             raise TestRunError(errno.EINVAL, f"ctx_in must be up to {MAX_BPF_FUNC_ARGS} u64 arguments")
@@ -319,7 +413,11 @@ def _tracing(program: VmProgram, data: bytes, ctx_in: bytes | None, repeat: int,
     elif prog_type is ProgType.PERF_EVENT:
         ctx = _check_tail_zero(ctx, PERF_EVENT_DATA.size)
     elif not ctx:
-        raise TestRunError(errno.EINVAL, "a tracepoint test run needs the event record as ctx_in")
+        raise TestRunError(errno.EINVAL, "a tracepoint needs its event record as ctx_in")
+    return _run_on_ctx(program, ctx, repeat)
+
+
+def _run_on_ctx(program: VmProgram, ctx: bytes, repeat: int) -> TestRun:
     runtime = program.runtime
     region = make_plain_ctx(runtime.memory, ctx, program.spec.ctx.name)
     run = RunState(spec=program.spec, ctx_address=region.address, ctx_region=region.region)

@@ -3,7 +3,7 @@
 The kernel writes printk output to the trace ring buffer and ``trace_pipe``
 shows it one line per message::
 
-    <comm>-<pid>     [000] d..31 12345.678901: bpf_trace_printk: <message>
+             <comm>-<pid>   [000] d..31 12345.678901: bpf_trace_printk: <message>
 
 The VM keeps :class:`TraceEntry` records (so tests can assert on the messages),
 renders them in that format on demand, and can forward each line to callbacks
@@ -34,9 +34,12 @@ class TraceEntry:
     def line(self) -> str:
         """The entry as trace_pipe prints it (without the message's trailing newline)."""
         secs, nsecs = divmod(self.timestamp_ns, 1_000_000_000)
-        who = f"{self.comm}-{self.pid}"
         msg = self.message[:-1] if self.message.endswith("\n") else self.message
-        return f"{who:>22} [{self.cpu:03d}] d..31 {secs:5d}.{nsecs // 1000:06d}: {self.event}: {msg}"
+        # the kernel's "%16s-%-7d [%03d] <flags> %5lu.%06lu: " (trace_output.c)
+        return (
+            f"{self.comm:>16}-{self.pid:<7} [{self.cpu:03d}] d..31 {secs:5d}.{nsecs // 1000:06d}: "
+            f"{self.event}: {msg}"
+        )
 
 
 class TraceLog:

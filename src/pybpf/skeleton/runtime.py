@@ -167,6 +167,11 @@ class ProgramHandle:
         result: TestRun = self.loaded.test_run(data_in=data_in, ctx_in=ctx_in, repeat=repeat, flags=flags)
         return result
 
+    def trigger(self, ctx_in: bytes = b"", *, repeat: int = 1) -> TestRun:
+        """Run a tracing program on ``ctx_in`` as its event would (VM backend)."""
+        result: TestRun = self.loaded.trigger(ctx_in, repeat=repeat)
+        return result
+
     def __repr__(self) -> str:
         return f"<ProgramHandle {self.name} ({self.spec.section})>"
 
