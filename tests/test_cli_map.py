@@ -81,7 +81,7 @@ def test_hash_map_verbs(tmp_path: Path) -> None:
     assert "value expected 4 bytes, got 2" in doc["error"]
     assert "nothing pinned" in pb.fails("map", "dump", "pinned", str(tmp_path / "nope")).err
     assert "unknown verb 'frobnicate'" in pb.fails("map", "frobnicate").err
-    assert "ambiguous" in pb.fails("map", "d", "pinned", m).err
+    assert len(pb("-j", "m", "d", "pinned", m).json()) == 1  # bpftool: "d" is dump, first in its table
     assert "not found" in pb.fails("map", "lookup", "pinned", m, "key", "9", "0", "0", "0").err
     assert (
         "File exists"

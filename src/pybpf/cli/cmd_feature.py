@@ -67,7 +67,11 @@ def kernel_features() -> dict[str, Any]:
 
 
 def probe(args: list[str]) -> None:
-    kernel = options().backend == "kernel" or "kernel" in args
+    from .keywords import match_prefix
+
+    for word in args:
+        match_prefix(word, ["kernel"], what="feature component")
+    kernel = options().backend == "kernel" or bool(args)
     doc = kernel_features() if kernel else vm_features()
     if options().json:
         emit_json(doc)
@@ -96,4 +100,4 @@ VERBS = {"probe": probe, "list": probe, "help": lambda a: click.echo(GRAMMAR)}
 )
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def feature_cmd(args: tuple[str, ...]) -> None:
-    dispatch(list(args) or ["probe"], VERBS)
+    dispatch(list(args) or ["probe"], VERBS, grammar=GRAMMAR)

@@ -90,4 +90,4 @@ VERBS = {"show": show, "list": show, "pin": pin, "help": lambda a: click.echo(GR
 def link_cmd(args: tuple[str, ...]) -> None:
     from .keywords import dispatch
 
-    dispatch(list(args) or ["help"], VERBS)
+    dispatch(list(args) or ["help"], VERBS, grammar=GRAMMAR)

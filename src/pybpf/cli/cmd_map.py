@@ -334,10 +334,26 @@ def getnext(args: list[str]) -> None:
         om.close()
 
 
+_QUEUE_TYPES = ("queue", "stack")
+
+
+def _need_type(om: OpenMap, verb: str, types: tuple[str, ...]) -> None:
+    """bpftool's push/pop/peek work on keyless maps; say so instead of a bare EINVAL."""
+    kind = str(om.info["type"])
+    if kind not in types:
+        alt = "lookup/update/delete" if int(om.info["bytes_key"]) else "dump"
+        name = om.info["name"] or om.info["id"]
+        raise BPFError(
+            f"map {verb} needs a {' or '.join(types)} map, {name} is a {kind} map",
+            hint=f"use map {alt} on it",
+        )
+
+
 def _take(args: list[str], *, delete: bool, verb: str) -> None:
     om, rest = _open(args)
     try:
         no_more(rest, f"map {verb} MAP")
+        _need_type(om, verb, _QUEUE_TYPES)
         try:
             if delete:
                 value = om.map.pop() if hasattr(om.map, "pop") else om.map.lookup_and_delete(None)
@@ -354,6 +370,7 @@ def _put(args: list[str], verb: str) -> None:
     om, rest = _open(args)
     try:
         grammar = f"map {verb} MAP value VALUE"
+        _need_type(om, verb, (*_QUEUE_TYPES, "bloom_filter"))
         i = _expect(rest, 0, "value", grammar)
         value, i = _value(om, rest, i)
         no_more(rest[i:], grammar)
@@ -386,23 +403,24 @@ def help_verb(args: list[str]) -> None:
 
 
 Handler = Callable[[list[str]], None]
+#: verb -> handler, in bpftool's table order: a prefix means the first verb it fits (``map d`` = dump).
 VERBS: dict[str, Handler] = {
     "show": show,
     "list": show,
-    "create": create,
+    "help": help_verb,
     "dump": dump,
     "update": update,
     "lookup": lookup,
     "getnext": getnext,
     "delete": delete,
     "pin": pin,
+    "create": create,
     "peek": lambda a: _take(a, delete=False, verb="peek"),
     "push": lambda a: _put(a, "push"),
-    "pop": lambda a: _take(a, delete=True, verb="pop"),
     "enqueue": lambda a: _put(a, "enqueue"),
+    "pop": lambda a: _take(a, delete=True, verb="pop"),
     "dequeue": lambda a: _take(a, delete=True, verb="dequeue"),
     "freeze": freeze,
-    "help": help_verb,
 }
 
 
@@ -416,7 +434,7 @@ def map_cmd(args: tuple[str, ...]) -> None:
     if not args:
         help_verb([])
         return
-    dispatch(list(args), VERBS)
+    dispatch(list(args), VERBS, grammar=GRAMMAR)
 
 
 __all__ = ["GRAMMAR", "VERBS", "Ref", "map_cmd"]

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from ..errors import BPFError
 from .keywords import Keyword, dispatch, parse_keywords, text_arg
 from .options import emit_json, options
 
@@ -47,7 +48,15 @@ def net_json(dev: str | None) -> dict[str, list[dict[str, Any]]]:
 
 def show(args: list[str]) -> None:
     kw = parse_keywords(args, (Keyword("dev", "NAME"),))
-    doc = net_json(text_arg(kw, "dev"))
+    dev = text_arg(kw, "dev")
+    if dev is not None:
+        import socket
+
+        try:
+            socket.if_nametoindex(dev)
+        except OSError:
+            raise BPFError(f"invalid devname {dev}", hint="list interfaces with 'ip link'") from None
+    doc = net_json(dev)
     if options().json:
         emit_json([doc])
         return
@@ -71,4 +80,4 @@ VERBS = {"show": show, "list": show, "help": lambda a: click.echo(GRAMMAR)}
 )
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def net_cmd(args: tuple[str, ...]) -> None:
-    dispatch(list(args) or ["help"], VERBS)
+    dispatch(list(args) or ["help"], VERBS, grammar=GRAMMAR)

@@ -1,7 +1,7 @@
 """``pybpf prog VERB ...``: programs, with bpftool's keyword grammar.
 
 Verbs live in :data:`VERBS` (name -> handler taking the remaining arguments),
-matched by unique prefix as bpftool does; adding a verb is adding one entry.
+matched by prefix in bpftool's order (``prog l`` is ``list``); adding a verb is adding one entry.
 Programs are named by ``id N``, ``pinned PATH``, ``name NAME`` or ``tag TAG`` in
 the VM bpffs (default) or, with ``--backend kernel``, in the running kernel.
 
@@ -369,17 +369,17 @@ def help_verb(args: list[str]) -> None:
     click.echo(GRAMMAR.rstrip("\n"))
 
 
-#: verb -> handler(remaining args), matched by unique prefix.
+#: verb -> handler(remaining args), matched by prefix in bpftool's table order.
 VERBS: dict[str, Handler] = {
     "show": show,
     "list": show,
+    "help": help_verb,
     "dump": dump,
     "pin": pin,
     "load": load,
     "loadall": loadall,
-    "run": run,
     "tracelog": tracelog,
-    "help": help_verb,
+    "run": run,
 }
 
 
@@ -393,4 +393,4 @@ def prog_cmd(args: tuple[str, ...]) -> None:
     if not args:
         help_verb([])
         return
-    dispatch(list(args), VERBS)
+    dispatch(list(args), VERBS, grammar=GRAMMAR)

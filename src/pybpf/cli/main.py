@@ -2,7 +2,8 @@
 
 The top-level group resolves sub-commands lazily (``COMMANDS`` maps a name to the
 module that defines it), so ``pybpf --help`` imports almost nothing.  Command
-names may be abbreviated to any unique prefix, as bpftool allows (``pybpf p s``).
+names may be abbreviated to a prefix, as bpftool allows (``pybpf p s``; the first
+name in bpftool's order wins).
 Every ``BPFError`` becomes one line ``Error: <reason>`` plus a hint; ``-d`` shows
 the traceback instead, ``-j`` prints errors as JSON.
 """
@@ -22,14 +23,15 @@ __all__ = ["COMMANDS", "Options", "cli", "emit_json", "main", "options"]
 # name -> ("module:attribute" of a click.Command, one-line help); modules are
 # imported on use, and the help column is static so --help imports nothing.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "object": ("pybpf.cli.cmd_object:object_cmd", "Inspect a BPF object file (programs, maps, variables)."),
-    "prog": ("pybpf.cli.cmd_prog:prog_cmd", "Inspect and manage programs (dump xlated, ...)."),
+    # bpftool's objects first, in bpftool's order: a prefix means the first that fits.
+    "prog": ("pybpf.cli.cmd_prog:prog_cmd", "Inspect, load, pin and run programs (show, load, run, ...)."),
     "map": ("pybpf.cli.cmd_map:map_cmd", "Create, inspect and edit maps (show, dump, lookup, update, ...)."),
-    "btf": ("pybpf.cli.cmd_btf:btf_cmd", "Inspect BTF type information (btf dump file F, btf show)."),
-    "gen": ("pybpf.cli.cmd_gen:gen_cmd", "Generate skeletons from an object file."),
-    "net": ("pybpf.cli.cmd_net:net_cmd", "Show XDP and tc programs attached to network interfaces."),
     "link": ("pybpf.cli.cmd_link:link_cmd", "Show and pin BPF links."),
+    "net": ("pybpf.cli.cmd_net:net_cmd", "Show XDP and tc programs attached to network interfaces."),
     "feature": ("pybpf.cli.cmd_feature:feature_cmd", "List program types, map types and helpers supported."),
+    "btf": ("pybpf.cli.cmd_btf:btf_cmd", "Inspect BTF type information (btf dump file F, btf show)."),
+    "gen": ("pybpf.cli.cmd_gen:gen_cmd", "Generate a typed Python skeleton from an object file."),
+    "object": ("pybpf.cli.cmd_object:object_cmd", "Inspect a BPF object file (programs, maps, variables)."),
     "asm": ("pybpf.cli.cmd_isa:asm_cmd", "Assemble text into raw bytecode."),
     "disasm": ("pybpf.cli.cmd_isa:disasm_cmd", "Disassemble bytecode or assembler text."),
     "run": ("pybpf.cli.cmd_vm:run_cmd", "Run a raw program in the VM and print r0."),
@@ -41,7 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 class LazyGroup(click.Group):
-    """A group whose commands are imported on first use and matched by unique prefix."""
+    """A group whose commands are imported on first use and matched by prefix (bpftool's order)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -70,11 +72,9 @@ class LazyGroup(click.Group):
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name = args[0]
         if name not in COMMANDS:
-            matches = [c for c in COMMANDS if c.startswith(name)]
-            if len(matches) == 1:
+            matches = [c for c in COMMANDS if name and c.startswith(name)]
+            if matches:  # the first in COMMANDS' (bpftool's) order, as bpftool picks
                 args = [matches[0], *args[1:]]
-            elif len(matches) > 1:
-                raise click.UsageError(f"'{name}' is ambiguous: {', '.join(sorted(matches))}")
         return super().resolve_command(ctx, args)
 
 
@@ -150,8 +150,8 @@ def _help_for(args: list[str]) -> str:
         words = words[1:]
     if words:
         matches = [c for c in COMMANDS if c.startswith(words[0])]
-        name = words[0] if words[0] in COMMANDS else (matches[0] if len(matches) == 1 else None)
-        if name in ("prog", "map", "net", "link", "feature"):
+        name = words[0] if words[0] in COMMANDS else (matches[0] if matches else None)
+        if name in ("prog", "map", "net", "link", "feature", "btf", "gen"):
             return f"pybpf {name} help"
         if name is not None:
             return f"pybpf {name} --help"

@@ -69,6 +69,9 @@ class Store(Protocol):
     ) -> None: ...
     def links(self) -> list[dict[str, Any]]: ...
     def btfs(self) -> list[dict[str, Any]]: ...
+    def btf_by_id(self, btf_id: int) -> Any: ...
+    def prog_btf(self, ref: Ref) -> Any: ...
+    def map_btf(self, ref: Ref) -> tuple[Any, int, int]: ...
 
 
 def current_store() -> Store:
@@ -251,6 +254,32 @@ class VmStore:
 
     def btfs(self) -> list[dict[str, Any]]:
         return []
+
+    def btf_by_id(self, btf_id: int) -> Any:
+        raise BPFError(
+            f"no BTF object with id {btf_id} (the VM bpffs keeps BTF with programs and maps: "
+            "use btf dump prog PROG or map MAP, or --backend kernel)"
+        )
+
+    def _object_btf(self, obj: str | None, what: str) -> Any:
+        from ..btf import BTF
+
+        if obj is None:
+            raise BPFError(f"{what} has no BTF")
+        try:
+            return BTF.from_file(self.fs.object_file(obj))
+        except OSError as exc:
+            raise BPFError(f"{what}: its object is gone ({exc.strerror or exc})") from None
+
+    def prog_btf(self, ref: Ref) -> Any:
+        rec = self._record(ref)
+        return self._object_btf(rec.object if rec.btf else None, f"program {rec.id} ({rec.name})")
+
+    def map_btf(self, ref: Ref) -> tuple[Any, int, int]:
+        map_id = self._map_id(ref)
+        meta = self.fs.map_meta(map_id)
+        btf = self._object_btf(meta.object, f"map {map_id} ({meta.name})")
+        return btf, meta.btf_key_type_id, meta.btf_value_type_id
 
 
 def _map_type_name(value: Any) -> str:
@@ -467,6 +496,27 @@ class KernelStore:
                 rec["devname"] = _ifname(info.ifindex)
             out.append(rec)
         return out
+
+    def btf_by_id(self, btf_id: int) -> Any:
+        return kernel_btf(btf_id)
+
+    def prog_btf(self, ref: Ref) -> Any:
+        from ..kernel.info import prog_info
+
+        with self._fd("prog", ref) as owned:
+            info = prog_info(owned.fd)
+        if not info.btf_id:
+            raise BPFError(f"program {info.id} ({info.name}) has no BTF")
+        return kernel_btf(info.btf_id)
+
+    def map_btf(self, ref: Ref) -> tuple[Any, int, int]:
+        from ..kernel.info import map_info
+
+        with self._fd("map", ref) as owned:
+            info = map_info(owned.fd)
+        if not info.btf_id:
+            raise BPFError(f"map {info.id} ({info.name}) has no BTF")
+        return kernel_btf(info.btf_id), info.btf_key_type_id, info.btf_value_type_id
 
     def btfs(self) -> list[dict[str, Any]]:
         from ..kernel.info import btf_info

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..backends.vm import VmBackend
+from ..backends.vm import _kernel_name as kernel_name  # the name rule libbpf applies
 from ..errors import BPFError, MapError
 from ..isa.codec import encode
 from ..isa.opcodes import PseudoSrc
@@ -51,12 +52,12 @@ class RegistryBackend(VmBackend):
             return super().create_map(spec)
         path, exists = entry
         if exists:
-            bpf_map = open_map(path, name=spec.name)
+            bpf_map = open_map(path, name=kernel_name(spec.name))
             check_compatible(spec, bpf_map, str(path))
         else:
             bpf_map = create_map(
                 spec.type, spec.key_size, spec.value_size, spec.max_entries, spec.flags,
-                name=spec.name, map_extra=spec.map_extra, path=path,
+                name=kernel_name(spec.name), map_extra=spec.map_extra, path=path,
             )  # fmt: skip
             if spec.data is not None:
                 bpf_map.update(_KEY0, spec.data.ljust(spec.value_size, b"\0"))
@@ -151,7 +152,7 @@ def load_object_into(
             fs.write_map_meta(
                 MapRecord(
                     id=map_id,
-                    name=name,
+                    name=kernel_name(name),  # what `map show` prints, cut to 15 chars as the kernel does
                     created_at=now,
                     object=obj_name if spec.btf is not None else None,
                     btf_key_type_id=mspec.key_type_id or 0,
