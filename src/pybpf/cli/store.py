@@ -59,6 +59,8 @@ class Store(Protocol):
     def progs(self) -> list[dict[str, Any]]: ...
     def prog(self, ref: Ref) -> dict[str, Any]: ...
     def prog_pin(self, ref: Ref, path: str) -> None: ...
+    def prog_load(self, obj: str, path: str, *, prog_type: Any, map_pins: dict[str, str]) -> None: ...
+    def prog_loadall(self, obj: str, pin_dir: str, *, prog_type: Any, map_dir: str | None) -> None: ...
     def xlated(self, ref: Ref) -> XlatedProg: ...
     def maps(self) -> list[dict[str, Any]]: ...
     def map(self, ref: Ref) -> dict[str, Any]: ...
@@ -144,13 +146,40 @@ class VmStore:
         rec = self._record(ref)
         self.fs.pin(self.fs.prog_file(rec.id), path)
 
+    def prog_load(self, obj: str, path: str, *, prog_type: Any, map_pins: dict[str, str]) -> None:
+        from ..registry import load_object_into
+
+        self.fs.resolve(path)
+        with self.fs.locked():
+            records, _ = load_object_into(
+                self.fs, obj, prog_type=prog_type, map_pins=map_pins, only_first=True
+            )
+            self.fs.pin(self.fs.prog_file(records[0].id), path)
+
+    def prog_loadall(self, obj: str, pin_dir: str, *, prog_type: Any, map_dir: str | None) -> None:
+        from ..registry import load_object_into
+
+        progs_at = self.fs.resolve(pin_dir)
+        maps_at = self.fs.resolve(map_dir) if map_dir is not None else None
+        for d in (progs_at, maps_at):
+            if d is not None:
+                d.mkdir(parents=True, exist_ok=True)
+        with self.fs.locked():
+            records, map_ids = load_object_into(self.fs, obj, prog_type=prog_type)
+            for rec in records:
+                self.fs.pin(self.fs.prog_file(rec.id), str(progs_at / rec.name))
+            if maps_at is not None:
+                for name, map_id in map_ids.items():
+                    self.fs.pin(self.fs.map_file(map_id), str(maps_at / pin_name(name)))
+
     def xlated(self, ref: Ref) -> XlatedProg:
         from ..object import ObjectSpec
 
         rec = self._record(ref)
         spec = ObjectSpec.from_bytes(self.fs.object_file(rec.object).read_bytes(), name=rec.name)
         p = spec.programs[rec.name]
-        return XlatedProg(p.name, p.section, p.instructions, p.func_info, p.line_info, spec.btf)
+        insns = tuple(_with_map_id(insn, rec.maps) for insn in p.instructions)
+        return XlatedProg(p.name, p.section, insns, p.func_info, p.line_info, spec.btf)
 
     def _map_json(self, map_id: int, bpf_map: Any, pins: list[str] | None) -> dict[str, Any]:
         meta = self.fs.map_meta(map_id)
@@ -282,6 +311,40 @@ class VmStore:
         return btf, meta.btf_key_type_id, meta.btf_value_type_id
 
 
+def _with_map_id(insn: Any, map_ids: dict[str, int]) -> Any:
+    """A map-loading lddw with the loaded map's id in its imm, as the kernel's xlated code shows it."""
+    from dataclasses import replace
+
+    from ..isa.opcodes import PseudoSrc
+
+    ref = insn.meta.reference if insn.meta is not None else None
+    if not insn.is_lddw or insn.src not in (PseudoSrc.MAP_FD, PseudoSrc.MAP_VALUE) or ref not in map_ids:
+        return insn
+    return replace(insn, imm=map_ids[ref] | (insn.imm_hi << 32))
+
+
+def pin_name(map_name: str) -> str:
+    """The file name ``pinmaps`` gives a map: libbpf turns '.' into '_' (x.rodata -> x_rodata)."""
+    return map_name.replace(".", "_")
+
+
+def _pinned_maps_backend(map_pins: dict[str, str]) -> Any:
+    """A KernelBackend that opens the pinned maps named by ``map name NAME pinned PATH``."""
+    from ..backends.kernel import KernelBackend
+
+    class PinnedMapsBackend(KernelBackend):
+        def create_map(self, spec: Any) -> Any:
+            path = map_pins.get(spec.name)
+            if path is None:
+                return super().create_map(spec)
+            bpf_map = self._reuse_pin(spec, path)
+            self._maps.append(bpf_map)
+            self.reused_pins.add(spec.name)
+            return bpf_map
+
+    return PinnedMapsBackend()
+
+
 def _map_type_name(value: Any) -> str:
     from ..uapi import MapType
 
@@ -403,6 +466,36 @@ class KernelStore:
 
         with self._fd("prog", ref) as owned:
             pin_fd(owned.fd, path)
+
+    def _load_object(self, obj: str, prog_type: Any, map_pins: dict[str, str]) -> Any:
+        """The object loaded into the kernel (maps named in ``map_pins`` reuse those pins)."""
+        from ..loaded import LoadedObject
+        from ..object import ObjectSpec
+        from ..registry.loader import check_loadable, with_prog_type
+
+        try:
+            spec = with_prog_type(ObjectSpec.from_file(obj), prog_type)
+        except OSError as exc:
+            raise BPFError(f"cannot read {obj}: {exc.strerror or exc}") from None
+        check_loadable(spec, obj, map_pins)
+        return LoadedObject(spec, _pinned_maps_backend(map_pins))
+
+    def prog_load(self, obj: str, path: str, *, prog_type: Any, map_pins: dict[str, str]) -> None:
+        with self._load_object(obj, prog_type, map_pins) as loaded:
+            next(iter(loaded.programs.values())).pin(path)
+
+    def prog_loadall(self, obj: str, pin_dir: str, *, prog_type: Any, map_dir: str | None) -> None:
+        from ..kernel.pin import pin_fd
+
+        with self._load_object(obj, prog_type, {}) as loaded:
+            for d in (pin_dir, map_dir):
+                if d is not None:
+                    os.makedirs(d, exist_ok=True)
+            for name, prog in loaded.programs.items():
+                prog.pin(os.path.join(pin_dir, name))
+            if map_dir is not None:
+                for name, bpf_map in loaded.maps.items():
+                    pin_fd(bpf_map.fd, os.path.join(map_dir, pin_name(name)))
 
     def xlated(self, ref: Ref) -> XlatedProg:
         from ..isa.codec import decode

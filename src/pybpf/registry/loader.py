@@ -92,11 +92,21 @@ def program_tag(prog: ProgramSpec) -> str:
     return hashlib.sha1(encode(insns)).hexdigest()[:16]
 
 
-def _with_type(spec: ObjectSpec, prog_type: ProgType | None) -> ObjectSpec:
+def with_prog_type(spec: ObjectSpec, prog_type: ProgType | None) -> ObjectSpec:
+    """``spec`` with every program of type ``prog_type`` (``prog load ... type T``)."""
     if prog_type is None:
         return spec
     progs = {n: replace(p, prog_type=prog_type) for n, p in spec.programs.items()}
     return replace(spec, programs=progs)
+
+
+def check_loadable(spec: ObjectSpec, path: str, map_pins: dict[str, str] | None) -> None:
+    """An object to load needs programs, and ``map name NAME pinned P`` must name its maps."""
+    if not spec.programs:
+        raise BPFError(f"{path} has no programs")
+    unknown = sorted(set(map_pins or {}) - set(spec.maps))
+    if unknown:
+        raise BPFError(f"{path} has no map named {unknown[0]!r} (maps: {', '.join(spec.maps) or 'none'})")
 
 
 def load_object_into(
@@ -118,12 +128,8 @@ def load_object_into(
         data = Path(path).read_bytes()
     except OSError as exc:
         raise BPFError(f"cannot read {path}: {exc.strerror or exc}") from None
-    spec = _with_type(ObjectSpec.from_bytes(data, name=Path(path).name.split(".")[0]), prog_type)
-    if not spec.programs:
-        raise BPFError(f"{path} has no programs")
-    unknown = sorted(set(map_pins or {}) - set(spec.maps))
-    if unknown:
-        raise BPFError(f"{path} has no map named {unknown[0]!r} (maps: {', '.join(spec.maps) or 'none'})")
+    spec = with_prog_type(ObjectSpec.from_bytes(data, name=Path(path).name.split(".")[0]), prog_type)
+    check_loadable(spec, path, map_pins)
     obj_name = fs.store_object(data)
     files: dict[str, tuple[Path, bool]] = {}
     ids: dict[str, int] = {}
