@@ -87,7 +87,7 @@ def _entry_json(om: OpenMap, key: bytes | None, value: bytes | list[bytes] | Non
 
 def _entry_text(key: bytes | None, value: bytes | list[bytes] | None) -> list[str]:
     parts = []
-    if key is not None:
+    if key:  # a keyless map (queue, stack) prints only its value, as bpftool does
         parts.append(f"key: {hex_text(key)}")
     if isinstance(value, list):
         return [
@@ -361,7 +361,7 @@ def _take(args: list[str], *, delete: bool, verb: str) -> None:
                 value = om.map.peek() if hasattr(om.map, "peek") else om.map.lookup(None)
         except KeyError:
             raise BPFError(f"{verb}: the map is empty") from None
-        _print_one(om, None, bytes(value))
+        _print_one(om, b"", bytes(value))  # bpftool shows the empty key of a keyless map as []
     finally:
         om.close()
 

@@ -71,18 +71,25 @@ def func_signature(btf: Any, func_id: int) -> str:
 
 
 def _hex_bytes(insn: Any) -> str:
+    """The raw bytes of one instruction (16 for a lddw), as bpftool's ``opcodes`` line shows them."""
     from ..isa.codec import encode
 
-    raw = encode([insn])
-    first = " ".join(f"{b:02x}" for b in raw[:8])
-    if len(raw) > 8:
-        return first + "  " + " ".join(f"{b:02x}" for b in raw[8:])
-    return first
+    return " ".join(f"{b:02x}" for b in encode([insn]))
+
+
+def _disasm(prog: Any, insn: Any, pc: int | None = None) -> str:
+    """The kernel's text for ``insn``; direct calls named as bpftool does (``call bpf_trace_printk#-6``)."""
+    from ..isa.disasm import format_insn
+
+    text = format_insn(insn, "kernel", pc) if pc is not None else format_insn(insn, "kernel")
+    names = dict(getattr(prog, "call_names", ()))
+    if insn.is_call and insn.imm in names:
+        text = text.replace(f"call unknown#{insn.imm}", f"call {names[insn.imm]}#{insn.imm}")
+    return text
 
 
 def xlated_lines(spec: Any, prog: Any, *, linum: bool = False, opcodes: bool = False) -> list[str]:
     """The text of ``prog dump xlated`` for one program of ``spec``."""
-    from ..isa.disasm import format_insn
 
     funcs = {fi.insn_off: fi.type_id for fi in prog.func_info}
     lines = dict(prog.line_info)
@@ -99,7 +106,7 @@ def xlated_lines(spec: Any, prog: Any, *, linum: bool = False, opcodes: bool = F
             if linum:
                 text += f" [file:{line.file} line_num:{line.line} line_col:{line.column}]"
             out.append(f"; {text}")
-        out.append(format_insn(insn, "kernel", pc))
+        out.append(_disasm(prog, insn, pc))
         if opcodes:
             out.append("       " + _hex_bytes(insn))
         pc += insn.width
@@ -109,7 +116,6 @@ def xlated_lines(spec: Any, prog: Any, *, linum: bool = False, opcodes: bool = F
 def xlated_json(spec: Any, prog: Any, *, linum: bool = False, opcodes: bool = False) -> list[dict[str, Any]]:
     """bpftool's JSON records for one program: proto, src (and file/line), disasm, opcodes."""
     from ..isa.codec import encode
-    from ..isa.disasm import format_insn
 
     funcs = {fi.insn_off: fi.type_id for fi in prog.func_info}
     lines = dict(prog.line_info)
@@ -126,7 +132,7 @@ def xlated_json(spec: Any, prog: Any, *, linum: bool = False, opcodes: bool = Fa
             rec["src"] = line.text.lstrip()
             if linum:
                 rec.update(file=line.file, line_num=line.line, line_col=line.column)
-        rec["disasm"] = format_insn(insn, "kernel")
+        rec["disasm"] = _disasm(prog, insn)
         if insn.meta is not None and insn.meta.reference is not None:
             rec["reference"] = insn.meta.reference
         if opcodes:
@@ -135,9 +141,9 @@ def xlated_json(spec: Any, prog: Any, *, linum: bool = False, opcodes: bool = Fa
                 "code": f"{insn.opcode:#04x}",
                 "src_reg": f"{insn.src:#x}",
                 "dst_reg": f"{insn.dst:#x}",
-                "off": " ".join(f"{b:02x}" for b in raw[2:4]),
+                "off": [f"0x{b:02x}" for b in raw[2:4]],
                 # bpftool shows 12 bytes from imm for a lddw: imm, the 2nd slot's head, its imm
-                "imm": " ".join(f"{b:02x}" for b in raw[4:16]),
+                "imm": [f"0x{b:02x}" for b in raw[4:16]],
             }
         out.append(rec)
         pc += insn.width

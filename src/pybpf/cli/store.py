@@ -53,6 +53,8 @@ class XlatedProg:
     func_info: tuple[Any, ...] = ()
     line_info: tuple[tuple[int, Any], ...] = ()
     btf: Any = None
+    #: imm of a helper call the kernel rewrote to a direct call -> kernel symbol (bpftool's names)
+    call_names: tuple[tuple[int, str], ...] = ()
 
 
 class Store(Protocol):
@@ -373,6 +375,70 @@ def _fdinfo(fd: int) -> dict[str, str]:
     return out
 
 
+def _direct_call_names(insns: tuple[Any, ...]) -> tuple[tuple[int, str], ...]:
+    """Names of helper calls the kernel turned into direct calls (imm = address - __bpf_call_base).
+
+    The xlated code of e.g. bpf_trace_printk calls the function itself; bpftool
+    names it from /proc/kallsyms, and so does this (root sees the addresses).
+    """
+    from ..isa.disasm import helper_name
+
+    wanted = {
+        insn.imm for insn in insns if insn.is_call and insn.src == 0 and helper_name(insn.imm) == "unknown"
+    }
+    if not wanted:
+        return ()
+    by_addr: dict[int, str] = {}
+    base = 0
+    with contextlib.suppress(OSError), open("/proc/kallsyms") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 3:
+                addr = int(parts[0], 16)
+                by_addr.setdefault(addr, parts[2])
+                if parts[2] == "__bpf_call_base":
+                    base = addr
+    if not base:
+        return ()
+    out = []
+    for imm in sorted(wanted):
+        name = by_addr.get((base + imm) & 0xFFFFFFFFFFFFFFFF)
+        if name is not None:
+            out.append((imm, name))
+    return tuple(out)
+
+
+def _kernel_func_line_info(
+    fd: int, nr_func: int, nr_line: int
+) -> tuple[list[tuple[int, int]], list[tuple[int, int, int, int]]]:
+    """The xlated program's func_info (insn_off, type_id) and line_info records from the kernel.
+
+    line_info is (insn_off, file_name_off, line_off, line_col) with line_col =
+    line << 10 | column, offsets into the program's BTF strings (uapi bpf.h).
+    """
+    import ctypes
+    import struct
+
+    from ..kernel.attr import ProgInfoStruct, addr
+    from ..kernel.info import get_info
+
+    if not nr_func and not nr_line:
+        return [], []
+    fbuf = ctypes.create_string_buffer(8 * max(nr_func, 1))
+    lbuf = ctypes.create_string_buffer(16 * max(nr_line, 1))
+    info = ProgInfoStruct(
+        nr_func_info=nr_func, func_info_rec_size=8, func_info=addr(fbuf),
+        nr_line_info=nr_line, line_info_rec_size=16, line_info=addr(lbuf),
+    )  # fmt: skip
+    try:
+        get_info(fd, info)
+    except BPFError:
+        return [], []
+    funcs = [struct.unpack_from("<II", fbuf.raw, 8 * i) for i in range(min(nr_func, info.nr_func_info))]
+    lines = [struct.unpack_from("<IIII", lbuf.raw, 16 * i) for i in range(min(nr_line, info.nr_line_info))]
+    return funcs, lines
+
+
 def _boot_to_epoch(ns: int) -> int:
     """bpftool's loaded_at: the load time (ns since boot) as wall-clock seconds."""
     boot = time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
@@ -504,9 +570,32 @@ class KernelStore:
         with self._fd("prog", ref) as owned:
             info = prog_info(owned.fd)
             raw = prog_xlated(owned.fd)
+            funcs, lines = _kernel_func_line_info(owned.fd, info.nr_func_info, info.nr_line_info)
         if not raw:
             raise BPFError(f"program {info.id}: the kernel gave no instructions (needs CAP_SYS_ADMIN)")
-        return XlatedProg(info.name, _prog_type_name(info.type), tuple(decode(raw)))
+        btf = None
+        if info.btf_id and (funcs or lines):
+            with contextlib.suppress(BPFError):
+                btf = kernel_btf(info.btf_id)
+        insns = tuple(decode(raw))
+        calls = _direct_call_names(insns)
+        if btf is None:
+            return XlatedProg(info.name, _prog_type_name(info.type), insns, call_names=calls)
+        from ..isa.instruction import LineInfo
+        from ..object.spec import FuncInfo
+
+        def text(off: int) -> str:
+            try:
+                return str(btf.strings[off])
+            except (BPFError, KeyError, IndexError):
+                return ""
+
+        func_info = tuple(FuncInfo(off, type_id, btf.name_of(type_id)) for off, type_id in funcs)
+        line_info = tuple(
+            (off, LineInfo(text(file_off), line_col >> 10, line_col & 0x3FF, text(line_off)))
+            for off, file_off, line_off, line_col in lines
+        )
+        return XlatedProg(info.name, _prog_type_name(info.type), insns, func_info, line_info, btf, calls)
 
     def _map_json(self, fd: int) -> dict[str, Any]:
         from ..kernel.info import map_info
