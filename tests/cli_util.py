@@ -49,7 +49,7 @@ class Pybpf:
         res = self(*args, ok=False)
         assert res.rc != 0, f"pybpf {' '.join(args)} unexpectedly succeeded: {res.out}"
         assert "Traceback" not in res.err + res.out
-        if "-j" in args or "--json" in args:
+        if {"-j", "--json", "-p", "--pretty"} & set(args):
             doc = json.loads(res.out)
             assert set(doc) <= {"error", "hint"} and doc["error"], doc
         else:

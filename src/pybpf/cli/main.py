@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command; return its exit code (errors: 1 for failures, 2 for usage)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = _wants("-d", args)
-    as_json = _wants("-j", args) or _wants("-p", args)
+    pretty = _wants("-p", args)
+    as_json = _wants("-j", args) or pretty
     from ..errors import BPFError
 
     try:
@@ -126,17 +127,17 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         if debug:
             raise
-        _report(exc.format_message(), f"see '{_help_for(args)}' for the grammar", as_json)
+        _report(exc.format_message(), f"see '{_help_for(args)}' for the grammar", as_json, pretty)
         return 2
     except BPFError as exc:
         if debug:
             raise
-        _report(str(exc), exc.hint, as_json)
+        _report(str(exc), exc.hint, as_json, pretty)
         return 1
     except (OSError, ValueError) as exc:
         if debug:
             raise
-        _report(str(exc), None, as_json)
+        _report(str(exc), None, as_json, pretty)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -158,12 +159,12 @@ def _help_for(args: list[str]) -> str:
     return "pybpf --help"
 
 
-def _report(message: str, hint: str | None, as_json: bool) -> None:
+def _report(message: str, hint: str | None, as_json: bool, pretty: bool = False) -> None:
     if as_json:
         payload: dict[str, str] = {"error": message}
         if hint:
             payload["hint"] = hint
-        click.echo(json.dumps(payload))
+        click.echo(json.dumps(payload, indent=2 if pretty else None))
         return
     line = f"Error: {message}"
     if hint:
