@@ -150,3 +150,122 @@ def test_feature_probe_kernel(tmp_path: Path) -> None:
     doc = Pybpf(tmp_path)("--backend", "kernel", "-j", "feature", "probe").json()
     assert doc["program_types"]["have_xdp_prog_type"] is True
     assert doc["map_types"]["have_hash_map_type"] is True
+
+
+def _rm(*paths: str) -> None:
+    for p in paths:
+        if os.path.isdir(p) and not os.path.islink(p):
+            shutil.rmtree(p, ignore_errors=True)
+        elif os.path.lexists(p):
+            os.unlink(p)
+
+
+def test_prog_load_loadall_run_dump_against_bpftool(tmp_path: Path) -> None:
+    """``--backend kernel prog load|loadall|run|dump xlated`` and ``btf dump`` next to bpftool's own."""
+    pb = Pybpf(tmp_path)
+    k = ("--backend", "kernel")
+    obj = str(FIX / "xdp_srcip.v3.o")
+    base = f"{BPFFS}/pybpf_i6_{os.getpid()}"
+    ours, ref = f"{base}_p", f"{base}_ref"
+    dirs = [f"{base}_{x}" for x in ("la", "lam", "rla", "rlam")]
+    try:
+        pb(*k, "prog", "load", obj, ours)
+        subprocess.run(["bpftool", "prog", "load", obj, ref], check=True)
+        mine = pb(*k, "-j", "prog", "show", "pinned", ours).json()
+        theirs = bpftool("prog", "show", "pinned", ref)
+        _same(mine, theirs, skip=("id", "loaded_at", "map_ids", "btf_id"))
+        assert bpftool("prog", "show", "pinned", ours)["id"] == mine["id"]  # bpftool sees our pin
+        assert len(mine["map_ids"]) == len(theirs["map_ids"])
+
+        # dump xlated of our load: exactly bpftool's JSON (func/line info, map ids, call names)
+        for extra in ((), ("linum",), ("opcodes",)):
+            assert pb(*k, "-j", "prog", "dump", "xlated", "pinned", ours, *extra).json() == bpftool(
+                "prog", "dump", "xlated", "pinned", ours, *extra
+            )
+        text = subprocess.run(
+            ["bpftool", "prog", "dump", "xlated", "pinned", ours, "linum"], capture_output=True, text=True
+        ).stdout
+        assert pb(*k, "prog", "dump", "xlated", "pinned", ours, "linum").out == text
+
+        # btf dump of the program's BTF object, by id and through the prog and map
+        btf_id = str(mine["btf_id"])
+        assert pb(*k, "-j", "btf", "dump", "id", btf_id).json() == bpftool("btf", "dump", "id", btf_id)
+        assert pb(*k, "-j", "btf", "dump", "prog", "pinned", ours).json() == bpftool(
+            "btf", "dump", "prog", "pinned", ours
+        )
+        map_id = str(mine["map_ids"][0])
+        for part in ((), ("key",), ("value",), ("all",)):
+            assert pb(*k, "-j", "btf", "dump", "map", "id", map_id, *part).json() == bpftool(
+                "btf", "dump", "map", "id", map_id, *part
+            )
+
+        # prog run on the loaded program: bpftool's retval
+        frame = tmp_path / "frame"
+        frame.write_bytes(bytes(64))
+        got = pb(*k, "-j", "prog", "run", "pinned", ours, "data_in", str(frame), "repeat", "10").json()
+        assert got["retval"] == bpftool("prog", "run", "pinned", ours, "data_in", str(frame))["retval"] == 2
+        assert "Return value: 2" in pb(*k, "prog", "run", "pinned", ours, "data_in", str(frame)).out
+
+        # loadall + pinmaps: the same file names bpftool (libbpf) gives, '.' -> '_'
+        pb(*k, "prog", "loadall", obj, dirs[0], "pinmaps", dirs[1])
+        subprocess.run(["bpftool", "prog", "loadall", obj, dirs[2], "pinmaps", dirs[3]], check=True)
+        assert sorted(os.listdir(dirs[0])) == sorted(os.listdir(dirs[2])) == ["xdp_srcip"]
+        assert sorted(os.listdir(dirs[1])) == sorted(os.listdir(dirs[3]))
+        pinned_map = f"{dirs[1]}/pkt_count"
+        _same(
+            pb(*k, "-j", "map", "show", "pinned", pinned_map).json(),
+            bpftool("map", "show", "pinned", f"{dirs[3]}/pkt_count"),
+            skip=("id", "btf_id"),
+        )
+        # load reusing a pinned map: the program uses that very map
+        reuse = f"{base}_reuse"
+        dirs.append(reuse)
+        pb(*k, "prog", "load", obj, reuse, "map", "name", "pkt_count", "pinned", pinned_map)
+        assert (
+            bpftool("map", "show", "pinned", pinned_map)["id"]
+            in bpftool("prog", "show", "pinned", reuse)["map_ids"]
+        )
+        err = pb.fails(*k, "prog", "load", obj, f"{base}_x", "map", "name", "nope", "pinned", pinned_map).err
+        assert "has no map named 'nope'" in err
+    finally:
+        _rm(ours, ref, *dirs)
+
+
+def test_map_verbs_against_bpftool(tmp_path: Path) -> None:
+    """``--backend kernel map create|update|lookup|getnext|delete|push|peek|pop|freeze`` by content."""
+    pb = Pybpf(tmp_path)
+    k = ("--backend", "kernel")
+    h, q = f"{BPFFS}/pybpf_i6h_{os.getpid()}", f"{BPFFS}/pybpf_i6q_{os.getpid()}"
+    key1 = ("key", "1", "0", "0", "0")
+    try:
+        pb(*k, "map", "create", h, "type", "hash", "key", "4", "value", "8", "entries", "8", "name", "i6h")
+        _same(pb(*k, "-j", "map", "show", "pinned", h).json(), bpftool("map", "show", "pinned", h))
+        pb(*k, "map", "update", "pinned", h, *key1, "value", "hex", "2a", *["00"] * 7)
+        key2 = ("key", "2", "0", "0", "0")
+        subprocess.run(["bpftool", "map", "update", "pinned", h, *key2, "value", *["7"] * 8], check=True)
+        first = [str(int(b, 16)) for b in bpftool("map", "getnext", "pinned", h)["next_key"]]
+        for args in (
+            ("map", "lookup", "pinned", h, *key1),
+            ("map", "lookup", "pinned", h, "key", "2", "0", "0", "0"),
+            ("map", "getnext", "pinned", h),
+            ("map", "getnext", "pinned", h, "key", *first),
+            ("map", "dump", "pinned", h),
+        ):
+            assert pb(*k, "-j", *args).json() == bpftool(*args), args
+        pb(*k, "map", "delete", "pinned", h, *key1)
+        assert [e["key"] for e in bpftool("map", "dump", "pinned", h)] == [["0x02", "0x00", "0x00", "0x00"]]
+        assert "not found" in pb.fails(*k, "map", "lookup", "pinned", h, *key1).err
+        assert "key expected 4 bytes" in pb.fails(*k, "map", "lookup", "pinned", h, "key", "1").err
+        pb(*k, "map", "freeze", "pinned", h)
+        assert bpftool("map", "show", "pinned", h)["frozen"] == 1
+        assert pb.fails(*k, "map", "update", "pinned", h, *key1, "value", *["0"] * 8).rc == 1
+
+        pb(*k, "map", "create", q, "type", "queue", "key", "0", "value", "4", "entries", "4", "name", "i6q")
+        pb(*k, "map", "push", "pinned", q, "value", "1", "0", "0", "0")
+        pb(*k, "map", "enqueue", "pinned", q, "value", "2", "0", "0", "0")
+        assert pb(*k, "-j", "map", "peek", "pinned", q).json() == bpftool("map", "peek", "pinned", q)
+        assert pb(*k, "-j", "map", "pop", "pinned", q).json()["value"][0] == "0x01"
+        assert bpftool("map", "dequeue", "pinned", q)["value"][0] == "0x02"
+        assert "empty" in pb.fails(*k, "map", "dequeue", "pinned", q).err
+    finally:
+        _rm(h, q)
