@@ -170,3 +170,57 @@ def test_two_writers_keep_a_hash_map_consistent(tmp_path: Path) -> None:
     assert both - deleted_a - deleted_b <= set(contents)
     dumped = pb("-j", "map", "dump", "pinned", path).json()
     assert len(dumped) == len(contents)
+
+
+TORN_WRITER = f"""
+import os, signal, sys
+from pybpf.maps import open_map, storage
+
+m = open_map(sys.argv[1])
+key = (5).to_bytes(4, "little")
+m.update(key, b"A" * {VSIZE})
+real_put = storage.Storage.put
+
+
+def put_half_then_die(self, off, data):
+    # crash injection: journal the old bytes, write half of the new value, then SIGKILL
+    # (the same instant a kill -9 can land in; here it is certain rather than likely)
+    if len(data) != {VSIZE}:
+        return real_put(self, off, data)
+    self._log(off, len(data))
+    self.mm[off : off + len(data) // 2] = data[: len(data) // 2]
+    print("half", flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+storage.Storage.put = put_half_then_die
+m.update(key, b"B" * {VSIZE})
+"""
+
+
+def test_kill_9_mid_write_never_shows_torn_value_to_a_survivor(tmp_path: Path) -> None:
+    """A process that had the map open before the crash sees old-or-new too; its next write keeps it so."""
+    pb = Pybpf(tmp_path)
+    path = str(tmp_path / "torn")
+    pb("map", "create", path, "type", "hash", "key", "4", "value", str(VSIZE), "entries", "8", "name", "torn")
+    survivor = open_map(path)  # opened before the crash: no recovery at open will help it
+    try:
+        writer = _child(TORN_WRITER, path)
+        out, err = writer.communicate(timeout=60)
+        assert writer.returncode == -signal.SIGKILL and out.strip() == "half", err
+        key5 = (5).to_bytes(4, "little")
+        assert survivor.lookup(key5) == b"A" * VSIZE  # the interrupted update is rolled back on read
+        survivor.update((6).to_bytes(4, "little"), b"C" * VSIZE)  # and a later write does not commit it
+        assert survivor.lookup(key5) == b"A" * VSIZE
+    finally:
+        survivor.close()
+    fresh = open_map(path)
+    try:
+        assert fresh.lookup((5).to_bytes(4, "little")) == b"A" * VSIZE
+        assert fresh.lookup((6).to_bytes(4, "little")) == b"C" * VSIZE and len(fresh) == 2
+    finally:
+        fresh.close()
+    assert (
+        pb("-j", "map", "lookup", "pinned", path, "key", "5", "0", "0", "0").json()["value"]
+        == ["0x41"] * VSIZE
+    )

@@ -230,6 +230,7 @@ class Map:
     def _check_user_read(self) -> None:
         if self.flags & MapFlag.WRONLY:
             raise MapPermissionError("map is write-only from user space", map_name=self.name or None)
+        self._st.heal()  # a pinned map another process died writing: show old-or-new, never torn
 
     def _check_user_write(self) -> None:
         if self.frozen:

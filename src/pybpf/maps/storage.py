@@ -234,6 +234,9 @@ class Storage:
         with self.locked():
             self._txn_depth = 1
             try:
+                # Under the lock no live writer is mid-update: entries left in the
+                # journal are a killed writer's; undo them before ours can commit them.
+                self.recover()
                 yield
             except BaseException:
                 # A Python-level failure mid-update: undo what was written.
@@ -243,6 +246,19 @@ class Storage:
                 self._commit()
             finally:
                 self._txn_depth = 0
+
+    def heal(self) -> None:
+        """Roll back an update a killed process left half-done (cheap when there is none).
+
+        A process that opened the map before another one died mid-update would
+        otherwise read the torn bytes until someone reopens it.  A non-empty
+        journal may also be a live writer's: taking the lock waits for it to
+        commit, and then there is nothing left to undo.
+        """
+        if not self.journaled or self._txn_depth or not self.words[JOURNAL_OFFSET // 4]:
+            return
+        with self.locked():
+            self.recover()
 
     def put(self, off: int, data: bytes) -> None:
         """Write ``data`` at ``off`` (journaling the old bytes when file-backed)."""
