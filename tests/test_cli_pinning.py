@@ -224,3 +224,24 @@ def test_kill_9_mid_write_never_shows_torn_value_to_a_survivor(tmp_path: Path) -
         pb("-j", "map", "lookup", "pinned", path, "key", "5", "0", "0", "0").json()["value"]
         == ["0x41"] * VSIZE
     )
+
+
+def test_vm_program_in_another_process_writes_the_shared_bytes(tmp_path: Path) -> None:
+    """``prog run`` in another process updates the pinned map through the very pages this one maps."""
+    from cli_util import FIX
+
+    pb = Pybpf(tmp_path)
+    pb("prog", "loadall", str(FIX / "xdp_srcip.v3.o"), str(tmp_path / "p"), "pinmaps", str(tmp_path / "m"))
+    counter = open_map(str(tmp_path / "m" / "pkt_count"))  # opened once, before the runs
+    try:
+        assert counter.lookup(bytes(4)) == bytes(8)
+        frame = tmp_path / "frame"
+        frame.write_bytes(bytes(64))
+        prog = str(tmp_path / "p" / "xdp_srcip")
+        pb("prog", "run", "pinned", prog, "data_in", str(frame), "repeat", "7")
+        assert struct.unpack("<Q", counter.lookup(bytes(4)))[0] == 7
+        counter.update(bytes(4), struct.pack("<Q", 100))  # and the program sees this process's write
+        pb("prog", "run", "pinned", prog, "data_in", str(frame))
+        assert struct.unpack("<Q", counter.lookup(bytes(4)))[0] == 101
+    finally:
+        counter.close()
