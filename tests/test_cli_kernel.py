@@ -236,6 +236,7 @@ def test_map_verbs_against_bpftool(tmp_path: Path) -> None:
     pb = Pybpf(tmp_path)
     k = ("--backend", "kernel")
     h, q = f"{BPFFS}/pybpf_i6h_{os.getpid()}", f"{BPFFS}/pybpf_i6q_{os.getpid()}"
+    pc = f"{BPFFS}/pybpf_i6pc_{os.getpid()}"
     key1 = ("key", "1", "0", "0", "0")
     try:
         pb(*k, "map", "create", h, "type", "hash", "key", "4", "value", "8", "entries", "8", "name", "i6h")
@@ -267,5 +268,26 @@ def test_map_verbs_against_bpftool(tmp_path: Path) -> None:
         assert pb(*k, "-j", "map", "pop", "pinned", q).json()["value"][0] == "0x01"
         assert bpftool("map", "dequeue", "pinned", q)["value"][0] == "0x02"
         assert "empty" in pb.fails(*k, "map", "dequeue", "pinned", q).err
+
+        # per-CPU: an update sets every possible CPU's value; bpftool's "values" shape
+        pb(
+            *k,
+            "map",
+            "create",
+            pc,
+            "type",
+            "percpu_hash",
+            "key",
+            "4",
+            "value",
+            "4",
+            "entries",
+            "4",
+            "name",
+            "i6pc",
+        )
+        pb(*k, "map", "update", "pinned", pc, *key1, "value", "5", "0", "0", "0")
+        for args in (("map", "dump", "pinned", pc), ("map", "lookup", "pinned", pc, *key1)):
+            assert pb(*k, "-j", *args).json() == bpftool(*args), args
     finally:
-        _rm(h, q)
+        _rm(h, q, pc)

@@ -286,10 +286,13 @@ def update(args: list[str]) -> None:
 
 
 def _ncpu(om: OpenMap) -> int:
-    return int(
-        getattr(om.map, "num_cpus", 0)
-        or len(om.map.lookup_percpu(om.map.next_key(None) or bytes(om.info["bytes_key"])))
-    )
+    """How many per-CPU values an update writes: the VM map's CPUs, or the kernel's possible CPUs."""
+    count = getattr(om.map, "num_cpus", 0)
+    if count:
+        return int(count)
+    from ..kernel.cpus import possible_cpus
+
+    return possible_cpus()
 
 
 def delete(args: list[str]) -> None:
