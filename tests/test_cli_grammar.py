@@ -127,7 +127,7 @@ def test_error_paths_one_line_json_and_debug(pb: Pybpf, tmp_path: Path) -> None:
         (("btf", "dump", "id", "3"), "no BTF object with id 3", 1),
         (("btf", "dump", "file", OBJ, "format", "xml"), "unknown format 'xml'", 2),
         (("gen", "skeleton"), "expected: gen skeleton FILE", 2),
-        (("feature", "probe", "bogus"), "unknown feature component", 2),
+        (("feature", "probe", "bogus"), "unknown feature probe keyword", 2),
         (("net", "show", "dev", "no_such_i6"), "invalid devname", 1),
         (("frobnicate",), "No such command", 2),
     ]

@@ -147,9 +147,28 @@ def test_link_and_net_against_bpftool(loaded: tuple[Pybpf, str, dict[str, Any]])
 
 
 def test_feature_probe_kernel(tmp_path: Path) -> None:
+    """Program types, map types and per-type helpers: bpftool's answers on this kernel."""
+    from pybpf.uapi import HELPER_NAMES
+
     doc = Pybpf(tmp_path)("--backend", "kernel", "-j", "feature", "probe").json()
+    ref = bpftool("feature", "probe", "kernel")
+    for section in ("program_types", "map_types"):
+        for key, value in ref[section].items():  # types this bpftool does not know yet may be extra
+            assert doc[section][key] == value, (section, key)
     assert doc["program_types"]["have_xdp_prog_type"] is True
     assert doc["map_types"]["have_hash_map_type"] is True
+    helper_id = {f"bpf_{name}": i for i, name in enumerate(HELPER_NAMES) if name}
+    newest_known = max(helper_id[h] for names in ref["helpers"].values() for h in names)
+    for key, names in ref["helpers"].items():
+        extra = set(doc["helpers"][key]) - set(names)
+        assert set(names) <= set(doc["helpers"][key]), key
+        assert all(helper_id[h] > newest_known for h in extra), (
+            key,
+            extra,
+        )  # only helpers newer than bpftool
+    assert "bpf_trace_printk" not in doc["helpers"]["xdp_available_helpers"]  # noisy ones need 'full'
+    full = Pybpf(tmp_path)("-j", "feature", "probe", "kernel", "full").json()
+    assert "bpf_trace_printk" in full["helpers"]["xdp_available_helpers"]
 
 
 def _rm(*paths: str) -> None:
