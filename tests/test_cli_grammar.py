@@ -178,3 +178,37 @@ def test_every_remaining_verb_runs(pb: Pybpf, tmp_path: Path) -> None:
     # plain rm of the only pin frees the program (bpffs semantics)
     os.unlink(xs)
     assert pb("-j", "prog", "list").json() == []
+
+
+def test_state_directory_defaults_to_xdg(tmp_path: Path) -> None:
+    """Without PYBPF_FS the VM bpffs is $XDG_STATE_HOME/pybpf, else ~/.local/state/pybpf."""
+    import subprocess
+    import sys
+
+    def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pybpf", *args], env=env, capture_output=True, text=True)
+
+    base = {k: v for k, v in os.environ.items() if k not in ("PYBPF_FS", "XDG_STATE_HOME")}
+    create = (
+        "map",
+        "create",
+        "/sys/fs/bpf/m",
+        "type",
+        "array",
+        "key",
+        "4",
+        "value",
+        "4",
+        "entries",
+        "1",
+        "name",
+        "m",
+    )
+    xdg = {**base, "XDG_STATE_HOME": str(tmp_path / "state"), "HOME": str(tmp_path / "home")}
+    assert run(xdg, *create).returncode == 0
+    assert (tmp_path / "state" / "pybpf" / "m").is_file()
+    home = {**base, "HOME": str(tmp_path / "home")}
+    assert run(home, *create).returncode == 0
+    assert (tmp_path / "home" / ".local" / "state" / "pybpf" / "m").is_file()
+    shown = json.loads(run(home, "-j", "map", "show").stdout)
+    assert shown[0]["pinned"] == [str(tmp_path / "home" / ".local" / "state" / "pybpf" / "m")]
