@@ -310,3 +310,62 @@ def test_map_verbs_against_bpftool(tmp_path: Path) -> None:
             assert pb(*k, "-j", *args).json() == bpftool(*args), args
     finally:
         _rm(h, q, pc)
+
+
+TYPED_MAPS_C = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+struct flow { __u32 saddr; __u16 port; __u8 proto; __u8 flags[1]; };
+struct stats { __u64 packets; __s32 delta; char tag[4]; };
+enum verdict { PASS = 1, DROP = 2 };
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 8);
+         __type(key, struct flow); __type(value, struct stats); } flows SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 2);
+         __type(key, __u32); __type(value, enum verdict); } verdicts SEC(".maps");
+
+SEC("xdp") int typed(struct xdp_md *ctx)
+{
+    struct flow f = {};
+    struct stats *s = bpf_map_lookup_elem(&flows, &f);
+    __u32 k = 0;
+    enum verdict *v = bpf_map_lookup_elem(&verdicts, &k);
+    return (s ? 1 : 0) + (v ? 1 : 0);
+}
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def test_vm_map_dump_formatted_equals_bpftool_on_the_kernel(tmp_path: Path) -> None:
+    """The same object in the VM bpffs and in the kernel, the same bytes written: same ``map dump -j``."""
+    from btf_util import compile_bpf
+
+    obj = str(compile_bpf(TYPED_MAPS_C, tmp_path, "typed"))
+    pb = Pybpf(tmp_path / "fs")
+    pin = f"{BPFFS}/pybpf_i6typed_{os.getpid()}"
+    key = ("key", "hex", "0a", "00", "00", "01", "50", "00", "06", "ff")
+    value = ("value", "hex", "03", *["00"] * 7, "fe", "ff", "ff", "ff", "61", "62", "00", "00")
+    try:
+        pb("prog", "load", obj, "/sys/fs/bpf/typed")
+        subprocess.run(["bpftool", "prog", "load", obj, pin], check=True)
+        ids = {m["name"]: m["id"] for m in (bpftool("map", "show", "id", str(i)) for i in _map_ids(pin))}
+        pb("map", "update", "name", "flows", *key, *value)
+        subprocess.run(["bpftool", "map", "update", "id", str(ids["flows"]), *key, *value], check=True)
+        for one in ("0", "1"):
+            k = ("key", one, "0", "0", "0")
+            pb("map", "update", "name", "verdicts", *k, "value", "2", "0", "0", "0")
+            subprocess.run(
+                ["bpftool", "map", "update", "id", str(ids["verdicts"]), *k, "value", "2", "0", "0", "0"]
+            )
+        for name in ("flows", "verdicts"):
+            vm = pb("-j", "map", "dump", "name", name).json()
+            ref = bpftool("map", "dump", "id", str(ids[name]))
+            assert vm == ref, name
+            assert pb("--backend", "kernel", "-j", "map", "dump", "id", str(ids[name])).json() == ref, name
+        assert vm[0]["formatted"]["values"][0]["value"] == "DROP"
+    finally:
+        _rm(pin)
+
+
+def _map_ids(pin: str) -> list[int]:
+    return list(bpftool("prog", "show", "pinned", pin)["map_ids"])

@@ -77,6 +77,11 @@ def _entry_json(om: OpenMap, key: bytes | None, value: bytes | list[bytes] | Non
         rec["key"] = hex_list(key)
     if isinstance(value, list):
         rec["values"] = [{"cpu": i, "value": hex_list(v)} for i, v in enumerate(value)]
+        typed = [_formatted(om, key, v) for v in value]
+        if typed and all(t and "value" in t for t in typed):
+            fmt_cpus: dict[str, Any] = {"key": typed[0]["key"]} if typed[0] and "key" in typed[0] else {}
+            fmt_cpus["values"] = [{"cpu": i, "value": t["value"]} for i, t in enumerate(typed) if t]
+            rec["formatted"] = fmt_cpus
     elif value is not None:
         rec["value"] = hex_list(value)
         fmt = _formatted(om, key, value)
