@@ -189,21 +189,8 @@ def test_state_directory_defaults_to_xdg(tmp_path: Path) -> None:
         return subprocess.run([sys.executable, "-m", "pybpf", *args], env=env, capture_output=True, text=True)
 
     base = {k: v for k, v in os.environ.items() if k not in ("PYBPF_FS", "XDG_STATE_HOME")}
-    create = (
-        "map",
-        "create",
-        "/sys/fs/bpf/m",
-        "type",
-        "array",
-        "key",
-        "4",
-        "value",
-        "4",
-        "entries",
-        "1",
-        "name",
-        "m",
-    )
+    create = ("map", "create", "/sys/fs/bpf/m", "type", "array", "key", "4")
+    create += ("value", "4", "entries", "1", "name", "m")
     xdg = {**base, "XDG_STATE_HOME": str(tmp_path / "state"), "HOME": str(tmp_path / "home")}
     assert run(xdg, *create).returncode == 0
     assert (tmp_path / "state" / "pybpf" / "m").is_file()

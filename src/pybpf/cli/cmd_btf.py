@@ -18,9 +18,9 @@ from typing import Any
 import click
 
 from ..errors import BPFError, NotSupportedError
-from .keywords import dispatch, is_prefix, match_prefix
+from .keywords import is_prefix, keyword_command, match_prefix
 from .options import emit_json, options
-from .refs import Ref, no_more, parse_ref
+from .refs import no_more, parse_ref
 
 GRAMMAR = """Usage: pybpf btf { show | list } [id BTF_ID]
        pybpf btf dump [-B BASE] BTF_SRC [format FORMAT]
@@ -142,14 +142,4 @@ Handler = Callable[[list[str]], None]
 VERBS: dict[str, Handler] = {"show": show, "list": show, "help": help_verb, "dump": dump}
 
 
-@click.command(
-    "btf",
-    help="Inspect BTF type information.\n\n\b\n" + GRAMMAR,
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
-)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def btf_cmd(args: tuple[str, ...]) -> None:
-    dispatch(list(args) or ["help"], VERBS, grammar=GRAMMAR)
-
-
-__all__ = ["GRAMMAR", "VERBS", "Ref", "btf_cmd"]
+btf_cmd = keyword_command("btf", "Inspect BTF type information.", GRAMMAR, VERBS)

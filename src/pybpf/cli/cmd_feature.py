@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from .keywords import dispatch
+from .keywords import keyword_command
 from .options import emit_json, options
 
 GRAMMAR = """Usage: pybpf feature probe [kernel] [full]
@@ -70,11 +70,6 @@ def probe(args: list[str]) -> None:
 VERBS = {"probe": probe, "list": probe, "help": lambda a: click.echo(GRAMMAR)}
 
 
-@click.command(
-    "feature",
-    help="List program types, map types and helpers supported.\n\n\b\n" + GRAMMAR,
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+feature_cmd = keyword_command(
+    "feature", "List program types, map types and helpers supported.", GRAMMAR, VERBS, default="probe"
 )
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def feature_cmd(args: tuple[str, ...]) -> None:
-    dispatch(list(args) or ["probe"], VERBS, grammar=GRAMMAR)

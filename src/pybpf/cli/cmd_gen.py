@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import click
 
-from .keywords import Keyword, dispatch, parse_keywords, text_arg
+from .keywords import Keyword, keyword_command, parse_keywords, text_arg
 
 GRAMMAR = """Usage: pybpf gen skeleton FILE [name NAME]
        pybpf gen help
@@ -45,14 +45,6 @@ def help_verb(args: list[str]) -> None:
 VERBS: dict[str, Handler] = {"skeleton": gen_skeleton, "help": help_verb}
 
 
-@click.command(
-    "gen",
-    help="Generate a typed Python skeleton (a module embedding the object) on stdout.\n\n\b\n" + GRAMMAR,
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+gen_cmd = keyword_command(
+    "gen", "Generate a typed Python skeleton (a module embedding the object) on stdout.", GRAMMAR, VERBS
 )
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def gen_cmd(args: tuple[str, ...]) -> None:
-    dispatch(list(args) or ["help"], VERBS, grammar=GRAMMAR)
-
-
-__all__ = ["GRAMMAR", "VERBS", "gen_cmd"]

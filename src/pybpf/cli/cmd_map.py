@@ -14,10 +14,10 @@ from typing import Any
 import click
 
 from ..errors import BPFError
-from .keywords import dispatch, match_prefix
+from .keywords import keyword_command, match_prefix
 from .mapdata import hex_list, hex_text, parse_bytes
 from .options import emit_json, options
-from .refs import Ref, no_more, parse_ref
+from .refs import no_more, parse_ref
 from .store import OpenMap, current_store
 
 MAP_REF = "id N | pinned PATH | name NAME"
@@ -432,17 +432,4 @@ VERBS: dict[str, Handler] = {
 }
 
 
-@click.command(
-    "map",
-    help="Create, inspect and edit maps.\n\n\b\n" + GRAMMAR,
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
-)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def map_cmd(args: tuple[str, ...]) -> None:
-    if not args:
-        help_verb([])
-        return
-    dispatch(list(args), VERBS, grammar=GRAMMAR)
-
-
-__all__ = ["GRAMMAR", "VERBS", "Ref", "map_cmd"]
+map_cmd = keyword_command("map", "Create, inspect and edit maps.", GRAMMAR, VERBS)

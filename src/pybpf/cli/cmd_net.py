@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from ..errors import BPFError
-from .keywords import Keyword, dispatch, parse_keywords, text_arg
+from .keywords import Keyword, keyword_command, parse_keywords, text_arg
 from .options import emit_json, options
 
 GRAMMAR = """Usage: pybpf net { show | list } [dev NAME]
@@ -73,11 +73,4 @@ def show(args: list[str]) -> None:
 VERBS = {"show": show, "list": show, "help": lambda a: click.echo(GRAMMAR)}
 
 
-@click.command(
-    "net",
-    help="Show XDP and tc programs attached to network interfaces.\n\n\b\n" + GRAMMAR,
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
-)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def net_cmd(args: tuple[str, ...]) -> None:
-    dispatch(list(args) or ["help"], VERBS, grammar=GRAMMAR)
+net_cmd = keyword_command("net", "Show XDP and tc programs attached to network interfaces.", GRAMMAR, VERBS)

@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from ..errors import BPFError, NotSupportedError
-from .keywords import Keyword, dispatch, match_prefix, parse_keywords, text_arg
+from .keywords import Keyword, dispatch, keyword_command, match_prefix, parse_keywords, text_arg
 from .options import emit_json, options
 from .refs import no_more, parse_ref
 from .store import VmStore, current_store
@@ -396,14 +396,4 @@ VERBS: dict[str, Handler] = {
 }
 
 
-@click.command(
-    "prog",
-    help="Inspect, load, pin and run programs.\n\n\b\n" + GRAMMAR,
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
-)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def prog_cmd(args: tuple[str, ...]) -> None:
-    if not args:
-        help_verb([])
-        return
-    dispatch(list(args), VERBS, grammar=GRAMMAR)
+prog_cmd = keyword_command("prog", "Inspect, load, pin and run programs.", GRAMMAR, VERBS)

@@ -104,6 +104,32 @@ def dispatch(
     return verbs[verb](list(args[1:]))
 
 
+def keyword_command(
+    name: str,
+    summary: str,
+    grammar: str,
+    verbs: Mapping[str, Callable[[list[str]], None]],
+    *,
+    default: str = "help",
+) -> click.Command:
+    """The click command of one object (``pybpf map ...``): words go to :func:`dispatch`.
+
+    click only sees the object's name; the verbs and keywords after it are
+    bpftool's, so they are taken raw (options like ``-B`` included) and read here.
+    ``default`` is the verb run without any (bpftool prints the object's help).
+    """
+
+    def run(args: tuple[str, ...]) -> None:
+        dispatch(list(args) or [default], verbs, grammar=grammar)
+
+    command = click.command(
+        name,
+        help=f"{summary}\n\n\b\n{grammar}",
+        context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+    )(click.argument("args", nargs=-1, type=click.UNPROCESSED)(run))
+    return command
+
+
 def verb_grammar(grammar: str, verb: str) -> str:
     """The usage lines of ``grammar`` for ``verb`` (with continuations) and its definitions.
 
