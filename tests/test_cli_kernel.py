@@ -137,6 +137,13 @@ def test_link_and_net_against_bpftool(loaded: tuple[Pybpf, str, dict[str, Any]])
             _same(ours, bpftool("link", "show", "id", str(link.id)))
             assert ours["devname"] == dev
             assert link.id in [entry["id"] for entry in pb(*k, "link", "show").json()]
+            link_pin = f"{pin}_link"
+            pb("--backend", "kernel", "link", "pin", "id", str(link.id), link_pin)
+            try:
+                assert bpftool("link", "show", "pinned", link_pin)["id"] == link.id
+                assert pb(*k, "link", "show", "pinned", link_pin).json()["id"] == link.id
+            finally:
+                os.unlink(link_pin)
             net = pb(*k, "net", "show", "dev", dev).json()
             assert net == bpftool("net", "show", "dev", dev)
         finally:
