@@ -111,7 +111,13 @@ def pinned_kind(fd: int) -> str:
     except OSError:
         return "unknown"
     # a link's fd from an attach is "bpf_link", one from BPF_OBJ_GET "bpf-link"
-    markers = (("bpf-map", "map"), ("bpf-prog", "prog"), ("bpf_link", "link"), ("bpf-link", "link"), ("btf", "btf"))
+    markers = (
+        ("bpf-map", "map"),
+        ("bpf-prog", "prog"),
+        ("bpf_link", "link"),
+        ("bpf-link", "link"),
+        ("btf", "btf"),
+    )
     for marker, kind in markers:
         if marker in target:
             return kind
