@@ -18,9 +18,10 @@ KEYS = 16
 VSIZE = 64
 
 
-def _child(code: str, *args: str) -> subprocess.Popen[str]:
+def _child(code: str, *args: str, stdin: bool = False) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code), *args],
+        stdin=subprocess.PIPE if stdin else None,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -128,15 +129,18 @@ def test_kill_9_leaves_no_torn_and_no_lost_update(tmp_path: Path) -> None:
 
 
 HAMMER = """
-import struct, sys
+import struct, sys, time
 from pybpf.maps import open_map
 m = open_map(sys.argv[1])
 tag, lo, hi = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-for i in range(lo, hi):
-    m.update(struct.pack("<I", i), struct.pack("<II", tag, i))
-for i in range(lo, hi, 7):
-    m.delete(struct.pack("<I", i))
-print("ok", flush=True)
+sys.stdin.readline()  # both writers start together
+start = time.monotonic()
+for _round in range(8):
+    for i in range(lo, hi):
+        m.update(struct.pack("<I", i), struct.pack("<II", tag, i))
+    for i in range(lo, hi, 7):
+        m.delete(struct.pack("<I", i))
+print(start, time.monotonic(), flush=True)
 """
 
 
@@ -144,11 +148,19 @@ def test_two_writers_keep_a_hash_map_consistent(tmp_path: Path) -> None:
     pb = Pybpf(tmp_path)
     path = str(tmp_path / "hammer")
     pb("map", "create", path, "type", "hash", "key", "4", "value", "8", "entries", "1024", "name", "hammer")
-    a = _child(HAMMER, path, "1", "0", "600")
-    b = _child(HAMMER, path, "2", "300", "900")
+    a = _child(HAMMER, path, "1", "0", "600", stdin=True)
+    b = _child(HAMMER, path, "2", "300", "900", stdin=True)
+    spans = []
     for proc in (a, b):
-        out, err = proc.communicate(timeout=60)
-        assert proc.returncode == 0 and out.strip() == "ok", err
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    for proc in (a, b):
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        spans.append(tuple(map(float, out.split())))
+    (a0, a1), (b0, b1) = spans
+    assert a0 < b1 and b0 < a1, f"the writers did not overlap in time: {spans}"  # really concurrent
     deleted_a = set(range(0, 600, 7))
     deleted_b = set(range(300, 900, 7))
     m = open_map(path)
