@@ -257,3 +257,43 @@ def test_vm_program_in_another_process_writes_the_shared_bytes(tmp_path: Path) -
         assert struct.unpack("<Q", counter.lookup(bytes(4)))[0] == 101
     finally:
         counter.close()
+
+
+PUSHER = """
+import struct, sys
+from pybpf.maps import open_map
+m = open_map(sys.argv[1])
+base = int(sys.argv[2])
+sys.stdin.readline()
+for i in range(base, base + 1000):
+    m.push(struct.pack("<I", i))
+print("ok", flush=True)
+"""
+
+
+def test_two_pushers_lose_no_queue_element(tmp_path: Path) -> None:
+    """Concurrent pushes to one pinned queue: every element is there once (head/tail read under the lock)."""
+    pb = Pybpf(tmp_path)
+    path = str(tmp_path / "q")
+    pb("map", "create", path, "type", "queue", "key", "0", "value", "4", "entries", "2100", "name", "q")
+    kids = [_child(PUSHER, path, str(base), stdin=True) for base in (0, 10_000)]
+    for proc in kids:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    for proc in kids:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0 and out.strip() == "ok", err
+    q = open_map(path)
+    try:
+        popped = []
+        while True:
+            try:
+                popped.append(struct.unpack("<I", q.pop())[0])
+            except KeyError:
+                break
+    finally:
+        q.close()
+    assert sorted(popped) == [*range(1000), *range(10_000, 11_000)]
+    # each writer's own elements come out in its order (FIFO per producer)
+    assert [v for v in popped if v < 10_000] == list(range(1000))
