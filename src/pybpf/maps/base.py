@@ -230,7 +230,6 @@ class Map:
     def _check_user_read(self) -> None:
         if self.flags & MapFlag.WRONLY:
             raise MapPermissionError("map is write-only from user space", map_name=self.name or None)
-        self._st.heal()  # a pinned map another process died writing: show old-or-new, never torn
 
     def _check_user_write(self) -> None:
         if self.frozen:
@@ -310,7 +309,9 @@ class Map:
         """BPF_MAP_LOOKUP_ELEM: the value (per-CPU: all CPUs' rounded slots)."""
         self._check_user_read()
         self._check_lookup_flags(flags)
-        return self._lookup(self._key(key), flags)
+        k = self._key(key)
+        with self._st.reading():  # pinned maps: no other process is mid-update meanwhile
+            return self._lookup(k, flags)
 
     def update(self, key: bytes | None, value: Any, flags: int = 0) -> None:
         """BPF_MAP_UPDATE_ELEM with BPF_ANY / BPF_NOEXIST / BPF_EXIST [| BPF_F_LOCK]."""
@@ -334,7 +335,8 @@ class Map:
         self._check_user_read()
         k = None if key is None else self._key(key)
         try:
-            return self._next_key(k)
+            with self._st.reading():
+                return self._next_key(k)
         except MapKeyNotFoundError:
             return None
 

@@ -247,6 +247,31 @@ class Storage:
             finally:
                 self._txn_depth = 0
 
+    def reading(self) -> contextlib.AbstractContextManager[None]:
+        """Hold a shared lock for one user-space read of a file-backed map.
+
+        Writers hold the exclusive lock for a whole update, so a lookup or a
+        next_key under the shared one never walks a chain another process is
+        relinking, nor reads a value half-written.  A half-done update a killed
+        process left is rolled back first (:meth:`heal`).  Anonymous storage (and
+        a read inside this process's own update) needs nothing.
+        """
+        if self._fd is None or self._txn_depth:
+            return _NO_TXN
+        self.heal()
+        return self._shared()
+
+    @contextlib.contextmanager
+    def _shared(self) -> Iterator[None]:
+        if self._fd is None:
+            yield
+            return
+        fcntl.flock(self._fd, fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
     def heal(self) -> None:
         """Roll back an update a killed process left half-done (cheap when there is none).
 
