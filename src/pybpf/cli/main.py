@@ -130,9 +130,15 @@ def main(argv: list[str] | None = None) -> int:
         _report(exc.format_message(), f"see '{_help_for(args)}' for the grammar", as_json, pretty)
         return 2
     except BPFError as exc:
+        log = getattr(exc, "log", None)  # a verifier rejection carries the whole log
         if debug:
+            if isinstance(log, str) and log.strip():
+                click.echo(log.rstrip("\n"), err=True)
             raise
-        _report(str(exc), exc.hint, as_json, pretty)
+        hint = exc.hint
+        if isinstance(log, str) and log.strip():
+            hint = f"{hint}; -d prints it" if hint else "-d prints the verifier log"
+        _report(str(exc), hint, as_json, pretty)
         return 1
     except (OSError, ValueError) as exc:
         if debug:
