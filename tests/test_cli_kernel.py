@@ -253,6 +253,13 @@ def test_prog_load_loadall_run_dump_against_bpftool(tmp_path: Path) -> None:
         )
         err = pb.fails(*k, "prog", "load", obj, f"{base}_x", "map", "name", "nope", "pinned", pinned_map).err
         assert "has no map named 'nope'" in err
+        # a verifier rejection: one line with the verifier's reason; -d adds the whole log
+        bad = (*k, "prog", "load", obj, f"{base}_bad", "type", "socket_filter")
+        err = pb.fails(*bad).err
+        assert "invalid mem access" in err and "-d prints it" in err
+        debug = pb("-d", *bad, ok=False)
+        assert debug.rc != 0 and "xdp_srcip.bpf.c:26" in debug.err and "Traceback" in debug.err
+        assert not os.path.exists(f"{base}_bad")
     finally:
         _rm(ours, ref, *dirs)
 
