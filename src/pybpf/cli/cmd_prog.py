@@ -200,7 +200,10 @@ def dump_xlated(args: list[str]) -> None:
 
 
 def dump_jited(args: list[str]) -> None:
-    raise NotSupportedError("prog dump jited needs a loaded program; objects have no JIT image")
+    raise NotSupportedError(
+        "prog dump jited is not supported: the VM has no JIT and pybpf has no native disassembler",
+        hint="prog dump xlated shows the kernel's instructions; bpftool prog dump jited the native code",
+    )
 
 
 DUMP_KINDS: dict[str, Handler] = {"xlated": dump_xlated, "jited": dump_jited}
