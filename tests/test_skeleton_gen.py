@@ -139,8 +139,20 @@ def test_mypy_strict_accepts_generated_skeleton(tmp_path: Path, monkeypatch: pyt
     (tmp_path / "mistakes.py").write_text(USER_MISTAKES)
     env = dict(os.environ, MYPYPATH=str(REPO / "src"))
     base = [sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent", "--no-incremental"]
+    # every fixture object's skeleton too: BTF of all shapes (maps of maps, ring buffers, kconfig, ...)
+    fixtures = []
+    for obj_file in sorted(FIXTURES.glob("*.v3.o")):
+        name = f"{obj_file.name.split('.')[0]}_fx_skel.py"
+        (tmp_path / name).write_text(skeleton_for_file(str(obj_file)))
+        fixtures.append(name)
+    assert len(fixtures) >= 20
     ok = subprocess.run(
-        [*base, "user.py", "sk_skel.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        [*base, "user.py", "sk_skel.py", *fixtures],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     # and mypy really sees the types: each mistake is reported
