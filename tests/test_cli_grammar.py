@@ -91,6 +91,7 @@ def test_help_shows_the_grammar_of_every_object_and_verb(
     import importlib
 
     top = pb("--help").out  # the top-level help lists every object with a one-line summary
+    assert _in_process(capsys, "help") == top
     for obj, (module_name, marker) in GRAMMARS.items():
         assert f"  {obj} " in top
         out = pb(obj, "help").out  # one real subprocess per object

@@ -75,6 +75,9 @@ class LazyGroup(click.Group):
             matches = [c for c in COMMANDS if name and c.startswith(name)]
             if matches:  # the first in COMMANDS' (bpftool's) order, as bpftool picks
                 args = [matches[0], *args[1:]]
+            elif name and "help".startswith(name):  # `pybpf help`, as `bpftool help`
+                click.echo(ctx.get_help())
+                ctx.exit(0)
         return super().resolve_command(ctx, args)
 
 
