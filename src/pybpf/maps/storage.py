@@ -202,12 +202,15 @@ class Storage:
     # -- writes --------------------------------------------------------------
 
     @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        """Exclusive access against other processes sharing the file (no-op if anonymous)."""
+    def locked(self, mode: int = fcntl.LOCK_EX) -> Iterator[None]:
+        """Exclusive (or, with LOCK_SH, shared) access against other processes sharing the file.
+
+        A no-op for anonymous storage.
+        """
         if self._fd is None:
             yield
             return
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        fcntl.flock(self._fd, mode)
         try:
             yield
         finally:
@@ -259,18 +262,7 @@ class Storage:
         if self._fd is None or self._txn_depth:
             return _NO_TXN
         self.heal()
-        return self._shared()
-
-    @contextlib.contextmanager
-    def _shared(self) -> Iterator[None]:
-        if self._fd is None:
-            yield
-            return
-        fcntl.flock(self._fd, fcntl.LOCK_SH)
-        try:
-            yield
-        finally:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        return self.locked(fcntl.LOCK_SH)
 
     def heal(self) -> None:
         """Roll back an update a killed process left half-done (cheap when there is none).
