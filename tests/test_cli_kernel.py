@@ -202,6 +202,10 @@ def test_prog_load_loadall_run_dump_against_bpftool(tmp_path: Path) -> None:
         _same(mine, theirs, skip=("id", "loaded_at", "map_ids", "btf_id"))
         assert bpftool("prog", "show", "pinned", ours)["id"] == mine["id"]  # bpftool sees our pin
         assert len(mine["map_ids"]) == len(theirs["map_ids"])
+        # the VM bpffs shows the tag this kernel gives the same program
+        vm = Pybpf(tmp_path / "vmfs")
+        vm("prog", "load", obj, "xs")
+        assert vm("-j", "prog", "show", "pinned", "xs").json()["tag"] == theirs["tag"]
 
         # dump xlated of our load: exactly bpftool's JSON (func/line info, map ids, call names)
         for extra in ((), ("linum",), ("opcodes",)):

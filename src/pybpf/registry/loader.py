@@ -83,13 +83,27 @@ def check_compatible(spec: MapSpec, bpf_map: Any, where: str) -> None:
             )
 
 
-def program_tag(prog: ProgramSpec) -> str:
-    """8-byte SHA-1 tag of the instructions with map references zeroed (as the kernel's tag)."""
+#: The kernel hashes a program's tag with SHA-256 since 6.18 (the signed-programs work), SHA-1 before.
+TAG_SHA256_SINCE = (6, 18)
+
+
+def program_tag(prog: ProgramSpec, kernel_version: int | None = None) -> str:
+    """The kernel's tag: the first 8 bytes of the instructions' hash, map references zeroed.
+
+    The hash is the one the host kernel uses (``kernel_version`` = KERNEL_VERSION
+    code, default ``uname -r``), so a program shows the same tag in the VM bpffs
+    as in ``bpftool prog show`` once loaded into this kernel.
+    """
+    from ..kconfig import kernel_version_code
+
     insns = [
         replace(i, imm=0) if i.is_lddw and i.src in (PseudoSrc.MAP_FD, PseudoSrc.MAP_VALUE) else i
         for i in prog.instructions
     ]
-    return hashlib.sha1(encode(insns)).hexdigest()[:16]
+    code = kernel_version if kernel_version is not None else kernel_version_code()
+    major, minor = TAG_SHA256_SINCE
+    algo = hashlib.sha256 if code >= (major << 16) + (minor << 8) else hashlib.sha1
+    return algo(encode(insns)).hexdigest()[:16]
 
 
 def with_prog_type(spec: ObjectSpec, prog_type: ProgType | None) -> ObjectSpec:
