@@ -55,6 +55,25 @@ def test_prefixes_resolve_like_bpftool(pb: Pybpf, tmp_path: Path) -> None:
     assert pb("-j", "l", "s").json() == []
 
 
+def test_global_options_anywhere_like_getopt(pb: Pybpf, tmp_path: Path) -> None:
+    """``bpftool map show -j`` works (getopt finds options anywhere); so does pybpf's."""
+    m = str(tmp_path / "m")
+    pb("map", "create", m, "type", "hash", "key", "4", "value", "4", "entries", "2", "name", "m")
+    assert pb("map", "show", "-j").json() == pb("-j", "map", "show").json()
+    assert pb("map", "show", "pinned", m, "-p").out.startswith("{\n  ")
+    assert pb("m", "s", "-jp").json()[0]["name"] == "m"
+    assert (
+        pb.fails("map", "lookup", "pinned", m, *K1, "--json")
+        .json()["error"]
+        .endswith("No such file or directory)")
+    )
+    assert "Traceback" in pb("map", "lookup", "pinned", m, *K1, "-d", ok=False).err
+    assert pb("btf", "dump", "file", OBJ, "-j").json() == pb("-j", "btf", "dump", "file", OBJ).json()
+    # an object's own option stays with it: -B makes the ids follow vmlinux's
+    split = pb("btf", "dump", "-B", "/sys/kernel/btf/vmlinux", "file", OBJ, "-j").json()
+    assert split["types"][0]["id"] > 1000
+
+
 def test_pretty_json_is_indented_and_equal(pb: Pybpf, tmp_path: Path) -> None:
     pb("prog", "load", OBJ, str(tmp_path / "xs"))
     for args in (("prog", "show"), ("map", "show"), ("map", "dump", "name", "pkt_count")):

@@ -111,9 +111,43 @@ def _wants(flag: str, argv: list[str]) -> bool:
     return False
 
 
+_GLOBAL_FLAGS = frozenset({"-j", "--json", "-p", "--pretty", "-d", "--debug"})
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Global options moved in front of the object, wherever they were typed.
+
+    bpftool parses its options with getopt, which finds them anywhere on the line
+    (``bpftool map show -j``); click only takes them before the object.  Only
+    the global ones move (``-j -p -d --backend X`` and bundles like ``-jp``); an
+    object's own options (``btf dump -B BASE``) stay where they are.
+    """
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        if (
+            arg in _GLOBAL_FLAGS
+            or arg.startswith("--backend=")
+            or (len(arg) > 2 and arg[0] == "-" and arg[1] != "-" and set(arg[1:]) <= set("jpd"))
+        ):
+            front.append(arg)
+        elif arg == "--backend" and i + 1 < len(args):
+            front.extend(args[i : i + 2])
+            i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command; return its exit code (errors: 1 for failures, 2 for usage)."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     debug = _wants("-d", args)
     pretty = _wants("-p", args)
     as_json = _wants("-j", args) or pretty
