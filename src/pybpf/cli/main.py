@@ -203,16 +203,12 @@ def _help_for(args: list[str]) -> str:
 
 
 def _report(message: str, hint: str | None, as_json: bool, pretty: bool = False) -> None:
+    """One line on stderr, or with --json bpftool's one-key document ``{"error": "..."}`` on stdout."""
+    text = f"{message} (hint: {hint})" if hint else message
     if as_json:
-        payload: dict[str, str] = {"error": message}
-        if hint:
-            payload["hint"] = hint
-        click.echo(json.dumps(payload, indent=2 if pretty else None))
+        click.echo(json.dumps({"error": text}, indent=2 if pretty else None))
         return
-    line = f"Error: {message}"
-    if hint:
-        line += f" (hint: {hint})"
-    click.echo(line, err=True)
+    click.echo(f"Error: {text}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover
