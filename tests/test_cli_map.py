@@ -81,7 +81,7 @@ def test_hash_map_verbs(tmp_path: Path) -> None:
     assert "value expected 4 bytes, got 2" in doc["error"]
     assert "nothing pinned" in pb.fails("map", "dump", "pinned", str(tmp_path / "nope")).err
     assert "unknown verb 'frobnicate'" in pb.fails("map", "frobnicate").err
-    assert "ambiguous" in pb.fails("map", "d", "pinned", m).err
+    assert len(pb("-j", "m", "d", "pinned", m).json()) == 1  # bpftool: "d" is dump, first in its table
     assert "not found" in pb.fails("map", "lookup", "pinned", m, "key", "9", "0", "0", "0").err
     assert (
         "File exists"
@@ -125,7 +125,8 @@ def test_queue_array_and_freeze(tmp_path: Path) -> None:
     pb("map", "create", q, "type", "queue", "key", "0", "value", "4", "entries", "4", "name", "q")
     pb("map", "push", "pinned", q, "value", "1", "0", "0", "0")
     pb("map", "enqueue", "pinned", q, "value", "2", "0", "0", "0")
-    assert pb("-j", "map", "peek", "pinned", q).json() == {"value": ["0x01", "0x00", "0x00", "0x00"]}
+    peeked = pb("-j", "map", "peek", "pinned", q).json()
+    assert peeked == {"key": [], "value": ["0x01", "0x00", "0x00", "0x00"]}  # bpftool's shape
     assert pb("-j", "map", "pop", "pinned", q).json()["value"][0] == "0x01"
     assert pb("map", "dequeue", "pinned", q).out.strip() == "value: 02 00 00 00"
     assert "empty" in pb.fails("map", "pop", "pinned", q).err

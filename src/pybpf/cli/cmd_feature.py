@@ -3,8 +3,8 @@
 For the VM the answer comes from the runtime's own tables: program types with a
 context model (progtypes.PROG_TYPE_SPECS), map types with an implementation
 (maps.MAP_CLASSES) and, per program type, the helpers both allowed for it and
-implemented.  With ``--backend kernel`` program and map types are probed by
-loading a two-instruction program and creating a one-entry map of each type.
+implemented.  With ``--backend kernel`` (or ``probe kernel``) cli/feature_probe.py asks the
+running kernel, with bpftool's answers.
 """
 
 from __future__ import annotations
@@ -13,12 +13,15 @@ from typing import Any
 
 import click
 
-from .keywords import dispatch
+from .keywords import keyword_command
 from .options import emit_json, options
 
-GRAMMAR = """Usage: pybpf feature probe [kernel]
+GRAMMAR = """Usage: pybpf feature probe [kernel] [full]
        pybpf feature list
-       pybpf feature help"""
+       pybpf feature help
+
+       kernel: probe the running kernel (as --backend kernel); default: this build's VM
+       full: also list helpers that write to the kernel log (trace_printk, probe_write_user, ...)"""
 
 
 def vm_features() -> dict[str, Any]:
@@ -37,38 +40,16 @@ def vm_features() -> dict[str, Any]:
     return {"program_types": progs, "map_types": maps, "helpers": helpers}
 
 
-def kernel_features() -> dict[str, Any]:
-    from ..errors import BPFError
-    from ..isa import Instruction
-    from ..kernel.maps import create_map
-    from ..kernel.progs import load_program
-    from ..uapi import MapType, ProgType
-
-    exit0 = [Instruction(0xB7, 0, 0, 0, 0), Instruction(0x95, 0, 0, 0, 0)]
-    progs: dict[str, bool] = {}
-    for t in ProgType:
-        if not t.value:
-            continue
-        try:
-            load_program(exit0, t, license="GPL").close()
-            progs[f"have_{t.uapi_name}_prog_type"] = True
-        except BPFError:
-            progs[f"have_{t.uapi_name}_prog_type"] = False
-    maps: dict[str, bool] = {}
-    for m in MapType:
-        if not m.value:
-            continue
-        try:
-            create_map(m, 4, 8, 1).close()
-            maps[f"have_{m.uapi_name}_map_type"] = True
-        except BPFError:
-            maps[f"have_{m.uapi_name}_map_type"] = False
-    return {"program_types": progs, "map_types": maps, "helpers": {}}
-
-
 def probe(args: list[str]) -> None:
-    kernel = options().backend == "kernel" or "kernel" in args
-    doc = kernel_features() if kernel else vm_features()
+    from .keywords import match_prefix
+
+    words = {match_prefix(word, ["kernel", "full"], what="feature probe keyword") for word in args}
+    if options().backend == "kernel" or "kernel" in words:
+        from .feature_probe import kernel_features
+
+        doc = kernel_features(full="full" in words)
+    else:
+        doc = vm_features()
     if options().json:
         emit_json(doc)
         return
@@ -89,11 +70,6 @@ def probe(args: list[str]) -> None:
 VERBS = {"probe": probe, "list": probe, "help": lambda a: click.echo(GRAMMAR)}
 
 
-@click.command(
-    "feature",
-    help="List program types, map types and helpers supported.\n\n\b\n" + GRAMMAR,
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+feature_cmd = keyword_command(
+    "feature", "List program types, map types and helpers supported.", GRAMMAR, VERBS, default="probe"
 )
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def feature_cmd(args: tuple[str, ...]) -> None:
-    dispatch(list(args) or ["probe"], VERBS)

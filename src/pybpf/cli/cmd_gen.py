@@ -12,7 +12,14 @@ from collections.abc import Callable
 
 import click
 
-from .keywords import Keyword, dispatch, parse_keywords, text_arg
+from .keywords import Keyword, keyword_command, parse_keywords, text_arg
+
+GRAMMAR = """Usage: pybpf gen skeleton FILE [name NAME]
+       pybpf gen help
+
+       FILE: a clang-built BPF object (.bpf.o); the skeleton goes to stdout:
+             pybpf gen skeleton xdp.bpf.o > xdp_skel.py
+       NAME: the object name (class NAMESkel, global-data map names); default from FILE"""
 
 SKELETON_KEYWORDS = (Keyword("name", "NAME"),)
 
@@ -30,18 +37,14 @@ def gen_skeleton(args: list[str]) -> None:
     click.echo(source, nl=False)
 
 
+def help_verb(args: list[str]) -> None:
+    click.echo(GRAMMAR)
+
+
 #: verb -> handler(remaining args).  (bpftool's ``gen object``/``min_core_btf`` would plug in here.)
-VERBS: dict[str, Handler] = {"skeleton": gen_skeleton}
+VERBS: dict[str, Handler] = {"skeleton": gen_skeleton, "help": help_verb}
 
 
-@click.command(
-    "gen",
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+gen_cmd = keyword_command(
+    "gen", "Generate a typed Python skeleton (a module embedding the object) on stdout.", GRAMMAR, VERBS
 )
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def gen_cmd(args: tuple[str, ...]) -> None:
-    """Generate code, bpftool grammar: gen skeleton FILE [name NAME] (a typed Python module on stdout)."""
-    dispatch(list(args), VERBS)
-
-
-__all__ = ["VERBS", "gen_cmd"]

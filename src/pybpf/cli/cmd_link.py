@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import BPFError
+from .keywords import keyword_command
 from .options import emit_json, options
 from .refs import no_more, parse_ref
 from .store import current_store
@@ -81,13 +82,4 @@ def pin(args: list[str]) -> None:
 VERBS = {"show": show, "list": show, "pin": pin, "help": lambda a: click.echo(GRAMMAR)}
 
 
-@click.command(
-    "link",
-    help="Show and pin BPF links.\n\n\b\n" + GRAMMAR,
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
-)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def link_cmd(args: tuple[str, ...]) -> None:
-    from .keywords import dispatch
-
-    dispatch(list(args) or ["help"], VERBS)
+link_cmd = keyword_command("link", "Show and pin BPF links.", GRAMMAR, VERBS)

@@ -14,10 +14,10 @@ from typing import Any
 import click
 
 from ..errors import BPFError
-from .keywords import dispatch, match_prefix
+from .keywords import keyword_command, match_prefix
 from .mapdata import hex_list, hex_text, parse_bytes
 from .options import emit_json, options
-from .refs import Ref, no_more, parse_ref
+from .refs import no_more, parse_ref
 from .store import OpenMap, current_store
 
 MAP_REF = "id N | pinned PATH | name NAME"
@@ -77,6 +77,11 @@ def _entry_json(om: OpenMap, key: bytes | None, value: bytes | list[bytes] | Non
         rec["key"] = hex_list(key)
     if isinstance(value, list):
         rec["values"] = [{"cpu": i, "value": hex_list(v)} for i, v in enumerate(value)]
+        typed = [_formatted(om, key, v) for v in value]
+        if typed and all(t and "value" in t for t in typed):
+            fmt_cpus: dict[str, Any] = {"key": typed[0]["key"]} if typed[0] and "key" in typed[0] else {}
+            fmt_cpus["values"] = [{"cpu": i, "value": t["value"]} for i, t in enumerate(typed) if t]
+            rec["formatted"] = fmt_cpus
     elif value is not None:
         rec["value"] = hex_list(value)
         fmt = _formatted(om, key, value)
@@ -87,7 +92,7 @@ def _entry_json(om: OpenMap, key: bytes | None, value: bytes | list[bytes] | Non
 
 def _entry_text(key: bytes | None, value: bytes | list[bytes] | None) -> list[str]:
     parts = []
-    if key is not None:
+    if key:  # a keyless map (queue, stack) prints only its value, as bpftool does
         parts.append(f"key: {hex_text(key)}")
     if isinstance(value, list):
         return [
@@ -286,10 +291,13 @@ def update(args: list[str]) -> None:
 
 
 def _ncpu(om: OpenMap) -> int:
-    return int(
-        getattr(om.map, "num_cpus", 0)
-        or len(om.map.lookup_percpu(om.map.next_key(None) or bytes(om.info["bytes_key"])))
-    )
+    """How many per-CPU values an update writes: the VM map's CPUs, or the kernel's possible CPUs."""
+    count = getattr(om.map, "num_cpus", 0)
+    if count:
+        return int(count)
+    from ..kernel.cpus import possible_cpus
+
+    return possible_cpus()
 
 
 def delete(args: list[str]) -> None:
@@ -334,10 +342,26 @@ def getnext(args: list[str]) -> None:
         om.close()
 
 
+_QUEUE_TYPES = ("queue", "stack")
+
+
+def _need_type(om: OpenMap, verb: str, types: tuple[str, ...]) -> None:
+    """bpftool's push/pop/peek work on keyless maps; say so instead of a bare EINVAL."""
+    kind = str(om.info["type"])
+    if kind not in types:
+        alt = "lookup/update/delete" if int(om.info["bytes_key"]) else "dump"
+        name = om.info["name"] or om.info["id"]
+        raise BPFError(
+            f"map {verb} needs a {' or '.join(types)} map, {name} is a {kind} map",
+            hint=f"use map {alt} on it",
+        )
+
+
 def _take(args: list[str], *, delete: bool, verb: str) -> None:
     om, rest = _open(args)
     try:
         no_more(rest, f"map {verb} MAP")
+        _need_type(om, verb, _QUEUE_TYPES)
         try:
             if delete:
                 value = om.map.pop() if hasattr(om.map, "pop") else om.map.lookup_and_delete(None)
@@ -345,7 +369,7 @@ def _take(args: list[str], *, delete: bool, verb: str) -> None:
                 value = om.map.peek() if hasattr(om.map, "peek") else om.map.lookup(None)
         except KeyError:
             raise BPFError(f"{verb}: the map is empty") from None
-        _print_one(om, None, bytes(value))
+        _print_one(om, b"", bytes(value))  # bpftool shows the empty key of a keyless map as []
     finally:
         om.close()
 
@@ -354,6 +378,7 @@ def _put(args: list[str], verb: str) -> None:
     om, rest = _open(args)
     try:
         grammar = f"map {verb} MAP value VALUE"
+        _need_type(om, verb, (*_QUEUE_TYPES, "bloom_filter"))
         i = _expect(rest, 0, "value", grammar)
         value, i = _value(om, rest, i)
         no_more(rest[i:], grammar)
@@ -386,37 +411,25 @@ def help_verb(args: list[str]) -> None:
 
 
 Handler = Callable[[list[str]], None]
+#: verb -> handler, in bpftool's table order: a prefix means the first verb it fits (``map d`` = dump).
 VERBS: dict[str, Handler] = {
     "show": show,
     "list": show,
-    "create": create,
+    "help": help_verb,
     "dump": dump,
     "update": update,
     "lookup": lookup,
     "getnext": getnext,
     "delete": delete,
     "pin": pin,
+    "create": create,
     "peek": lambda a: _take(a, delete=False, verb="peek"),
     "push": lambda a: _put(a, "push"),
-    "pop": lambda a: _take(a, delete=True, verb="pop"),
     "enqueue": lambda a: _put(a, "enqueue"),
+    "pop": lambda a: _take(a, delete=True, verb="pop"),
     "dequeue": lambda a: _take(a, delete=True, verb="dequeue"),
     "freeze": freeze,
-    "help": help_verb,
 }
 
 
-@click.command(
-    "map",
-    help="Create, inspect and edit maps.\n\n\b\n" + GRAMMAR,
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
-)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def map_cmd(args: tuple[str, ...]) -> None:
-    if not args:
-        help_verb([])
-        return
-    dispatch(list(args), VERBS)
-
-
-__all__ = ["GRAMMAR", "VERBS", "Ref", "map_cmd"]
+map_cmd = keyword_command("map", "Create, inspect and edit maps.", GRAMMAR, VERBS)

@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from .keywords import Keyword, dispatch, parse_keywords, text_arg
+from ..errors import BPFError
+from .keywords import Keyword, keyword_command, parse_keywords, text_arg
 from .options import emit_json, options
 
 GRAMMAR = """Usage: pybpf net { show | list } [dev NAME]
@@ -47,7 +48,15 @@ def net_json(dev: str | None) -> dict[str, list[dict[str, Any]]]:
 
 def show(args: list[str]) -> None:
     kw = parse_keywords(args, (Keyword("dev", "NAME"),))
-    doc = net_json(text_arg(kw, "dev"))
+    dev = text_arg(kw, "dev")
+    if dev is not None:
+        import socket
+
+        try:
+            socket.if_nametoindex(dev)
+        except OSError:
+            raise BPFError(f"invalid devname {dev}", hint="list interfaces with 'ip link'") from None
+    doc = net_json(dev)
     if options().json:
         emit_json([doc])
         return
@@ -64,11 +73,4 @@ def show(args: list[str]) -> None:
 VERBS = {"show": show, "list": show, "help": lambda a: click.echo(GRAMMAR)}
 
 
-@click.command(
-    "net",
-    help="Show XDP and tc programs attached to network interfaces.\n\n\b\n" + GRAMMAR,
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
-)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def net_cmd(args: tuple[str, ...]) -> None:
-    dispatch(list(args) or ["help"], VERBS)
+net_cmd = keyword_command("net", "Show XDP and tc programs attached to network interfaces.", GRAMMAR, VERBS)

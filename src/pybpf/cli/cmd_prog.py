@@ -1,7 +1,7 @@
 """``pybpf prog VERB ...``: programs, with bpftool's keyword grammar.
 
 Verbs live in :data:`VERBS` (name -> handler taking the remaining arguments),
-matched by unique prefix as bpftool does; adding a verb is adding one entry.
+matched by prefix in bpftool's order (``prog l`` is ``list``); adding a verb is adding one entry.
 Programs are named by ``id N``, ``pinned PATH``, ``name NAME`` or ``tag TAG`` in
 the VM bpffs (default) or, with ``--backend kernel``, in the running kernel.
 
@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from ..errors import BPFError, NotSupportedError
-from .keywords import Keyword, dispatch, match_prefix, parse_keywords, text_arg
+from .keywords import Keyword, dispatch, keyword_command, match_prefix, parse_keywords, text_arg
 from .options import emit_json, options
 from .refs import no_more, parse_ref
 from .store import VmStore, current_store
@@ -71,13 +71,10 @@ def func_signature(btf: Any, func_id: int) -> str:
 
 
 def _hex_bytes(insn: Any) -> str:
+    """The raw bytes of one instruction (16 for a lddw), as bpftool's ``opcodes`` line shows them."""
     from ..isa.codec import encode
 
-    raw = encode([insn], validate=False)
-    first = " ".join(f"{b:02x}" for b in raw[:8])
-    if len(raw) > 8:
-        return first + "  " + " ".join(f"{b:02x}" for b in raw[8:])
-    return first
+    return " ".join(f"{b:02x}" for b in encode([insn], validate=False))
 
 
 def _disasm(insn: Any, pc: int | None = None, *, call_text: Any = None) -> str:
@@ -150,9 +147,9 @@ def xlated_json(spec: Any, prog: Any, *, linum: bool = False, opcodes: bool = Fa
                 "code": f"{insn.opcode:#04x}",
                 "src_reg": f"{insn.src:#x}",
                 "dst_reg": f"{insn.dst:#x}",
-                "off": " ".join(f"{b:02x}" for b in raw[2:4]),
+                "off": [f"0x{b:02x}" for b in raw[2:4]],
                 # bpftool shows 12 bytes from imm for a lddw: imm, the 2nd slot's head, its imm
-                "imm": " ".join(f"{b:02x}" for b in raw[4:16]),
+                "imm": [f"0x{b:02x}" for b in raw[4:16]],
             }
         out.append(rec)
         pc += insn.width
@@ -209,7 +206,10 @@ def dump_xlated(args: list[str]) -> None:
 
 
 def dump_jited(args: list[str]) -> None:
-    raise NotSupportedError("prog dump jited needs a loaded program; objects have no JIT image")
+    raise NotSupportedError(
+        "prog dump jited is not supported: the VM has no JIT and pybpf has no native disassembler",
+        hint="prog dump xlated shows the kernel's instructions; bpftool prog dump jited the native code",
+    )
 
 
 DUMP_KINDS: dict[str, Handler] = {"xlated": dump_xlated, "jited": dump_jited}
@@ -275,18 +275,8 @@ def _prog_type(name: str | None) -> Any:
     return names[name]
 
 
-def _vm_only(verb: str) -> None:
-    if options().backend != "vm":
-        raise NotSupportedError(
-            f"prog {verb} with --backend kernel is not supported yet (load into the VM bpffs)"
-        )
-
-
 def load(args: list[str]) -> None:
-    """``prog load OBJ PATH [type T] [map name NAME pinned MPATH]...``: load and pin the first program."""
-    from ..registry import BpfFs, load_object_into
-
-    _vm_only("load")
+    """``prog load OBJ PATH [type T] [map name NAME pinned MPATH]...``: load, pin the first program."""
     grammar = "prog load OBJ PATH [type TYPE] [map name NAME pinned MAP_PATH]..."
     if len(args) < 2:
         raise click.UsageError(f"expected: {grammar}")
@@ -302,71 +292,88 @@ def load(args: list[str]) -> None:
             ptype = _prog_type(rest[i + 1])
             i += 2
             continue
-        if i + 4 >= len(rest) + 0 and len(rest) - i < 5:
+        if len(rest) - i < 5:
             raise click.UsageError(f"expected: map name NAME pinned MAP_PATH ({grammar})")
         match_prefix(rest[i + 1], ["name"], what="keyword (map name NAME pinned PATH)")
         match_prefix(rest[i + 3], ["pinned"], what="keyword (map name NAME pinned PATH)")
         map_pins[rest[i + 2]] = rest[i + 4]
         i += 5
-    fs = BpfFs()
-    fs.resolve(path)
-    with fs.locked():
-        records, _ = load_object_into(fs, obj, prog_type=ptype, map_pins=map_pins, only_first=True)
-        fs.pin(fs.prog_file(records[0].id), path)
+    current_store().prog_load(obj, path, prog_type=ptype, map_pins=map_pins)
 
 
 def loadall(args: list[str]) -> None:
     """``prog loadall OBJ DIR [type T] [pinmaps MDIR]``: every program pinned as DIR/NAME."""
-    from ..registry import BpfFs, load_object_into
-
-    _vm_only("loadall")
     if len(args) < 2:
         raise click.UsageError("expected: prog loadall OBJ DIR [type TYPE] [pinmaps MAP_DIR]")
     kw = parse_keywords(args[2:], (Keyword("type", "TYPE"), Keyword("pinmaps", "MAP_DIR")))
-    fs = BpfFs()
-    pin_dir = fs.resolve(args[1])
-    map_dir = text_arg(kw, "pinmaps")
-    for d in (args[1], map_dir):
-        if d is not None:
-            fs.resolve(d).mkdir(parents=True, exist_ok=True)
-    with fs.locked():
-        records, map_ids = load_object_into(fs, args[0], prog_type=_prog_type(text_arg(kw, "type")))
-        for rec in records:
-            fs.pin(fs.prog_file(rec.id), str(pin_dir / rec.name))
-        if map_dir is not None:
-            for name, map_id in map_ids.items():
-                fs.pin(fs.map_file(map_id), str(fs.resolve(map_dir) / name))
+    current_store().prog_loadall(
+        args[0], args[1], prog_type=_prog_type(text_arg(kw, "type")), map_dir=text_arg(kw, "pinmaps")
+    )
+
+
+class _KernelRunTarget:
+    """A program of the running kernel in the shape prog_run's ``run_verb`` drives.
+
+    ``run_verb`` wants (object, program): the object is a context manager with
+    ``maps`` (none shown for a loaded kernel program, as bpftool shows none) and
+    the program has ``name`` and ``test_run`` (BPF_PROG_TEST_RUN on its fd).
+    """
+
+    def __init__(self, program: Any) -> None:
+        self.program = program
+        self.maps: dict[str, Any] = {}
+        self.name = str(program.name)
+
+    def test_run(self, *, data_in: bytes = b"", ctx_in: bytes | None = None, repeat: int = 1) -> Any:
+        return self.program.test_run(data_in, ctx_in, repeat)
+
+    def __enter__(self) -> _KernelRunTarget:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.program.close()
+
+    def close(self) -> None:
+        self.program.close()
 
 
 def run(args: list[str]) -> None:
-    """``prog run``: cli/prog_run.py runs object files; a loaded PROG comes from the VM bpffs.
+    """``prog run``: cli/prog_run.py runs object files; a loaded PROG comes from the store.
 
     ``prog run pinned PATH ...`` (or ``id N``) reloads the program from the VM
-    bpffs with its file-backed maps and hands it to prog_run's ``run_verb`` in
-    place of the object file it would otherwise load.
+    bpffs with its file-backed maps (or, with ``--backend kernel``, opens the
+    kernel's program for BPF_PROG_TEST_RUN) and hands it to prog_run's
+    ``run_verb`` in place of the object file it would otherwise load.
     """
     from . import prog_run
 
     if not args or args[0] not in _REF_KINDS:
         prog_run.run_verb(args)
         return
-    _vm_only("run PROG")
-    from ..registry import load_record
-
     ref, rest = parse_ref(args, what="PROG", kinds=_REF_KINDS)
     store = current_store()
-    if not isinstance(store, VmStore):
-        raise NotSupportedError("prog run PROG needs the VM bpffs")
-    pinned = load_record(store.fs, store._record(ref))
-    loaded = pinned.loaded
-    trace_log = getattr(loaded.backend, "trace_log", None)
-    if trace_log is not None:
-        loaded.trace_log = trace_log
+    loaded: Any
+    if isinstance(store, VmStore):
+        from ..registry import load_record
+
+        pinned = load_record(store.fs, store._record(ref))
+        loaded, program = pinned.loaded, pinned.program
+        trace_log = getattr(loaded.backend, "trace_log", None)
+        if trace_log is not None:
+            loaded.trace_log = trace_log
+    else:
+        from ..kernel.progs import KernelProgram
+        from .store import KernelStore
+
+        if not isinstance(store, KernelStore):
+            raise NotSupportedError(f"prog run PROG: no programs in the {options().backend} store")
+        owned = store._fd("prog", ref)
+        loaded = program = _KernelRunTarget(KernelProgram.from_fd(owned.release()))
 
     # prog_run.run_verb loads FILE through its module-level _load; point it at the
     # already loaded program for this one call (interim until run_verb takes a loader).
     original = prog_run._load
-    prog_run._load = lambda path, name: (loaded, pinned.program)
+    prog_run._load = lambda path, name: (loaded, program)
     try:
         prog_run.run_verb([str(ref), *rest])
     finally:
@@ -384,28 +391,18 @@ def help_verb(args: list[str]) -> None:
     click.echo(GRAMMAR.rstrip("\n"))
 
 
-#: verb -> handler(remaining args), matched by unique prefix.
+#: verb -> handler(remaining args), matched by prefix in bpftool's table order.
 VERBS: dict[str, Handler] = {
     "show": show,
     "list": show,
+    "help": help_verb,
     "dump": dump,
     "pin": pin,
     "load": load,
     "loadall": loadall,
-    "run": run,
     "tracelog": tracelog,
-    "help": help_verb,
+    "run": run,
 }
 
 
-@click.command(
-    "prog",
-    help="Inspect, load, pin and run programs.\n\n\b\n" + GRAMMAR,
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
-)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def prog_cmd(args: tuple[str, ...]) -> None:
-    if not args:
-        help_verb([])
-        return
-    dispatch(list(args), VERBS)
+prog_cmd = keyword_command("prog", "Inspect, load, pin and run programs.", GRAMMAR, VERBS)

@@ -2,7 +2,8 @@
 
 The top-level group resolves sub-commands lazily (``COMMANDS`` maps a name to the
 module that defines it), so ``pybpf --help`` imports almost nothing.  Command
-names may be abbreviated to any unique prefix, as bpftool allows (``pybpf p s``).
+names may be abbreviated to a prefix, as bpftool allows (``pybpf p s``; the first
+name in bpftool's order wins).
 Every ``BPFError`` becomes one line ``Error: <reason>`` plus a hint; ``-d`` shows
 the traceback instead, ``-j`` prints errors as JSON.
 """
@@ -22,14 +23,15 @@ __all__ = ["COMMANDS", "Options", "cli", "emit_json", "main", "options"]
 # name -> ("module:attribute" of a click.Command, one-line help); modules are
 # imported on use, and the help column is static so --help imports nothing.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "object": ("pybpf.cli.cmd_object:object_cmd", "Inspect a BPF object file (programs, maps, variables)."),
-    "prog": ("pybpf.cli.cmd_prog:prog_cmd", "Inspect and manage programs (dump xlated, ...)."),
+    # bpftool's objects first, in bpftool's order: a prefix means the first that fits.
+    "prog": ("pybpf.cli.cmd_prog:prog_cmd", "Inspect, load, pin and run programs (show, load, run, ...)."),
     "map": ("pybpf.cli.cmd_map:map_cmd", "Create, inspect and edit maps (show, dump, lookup, update, ...)."),
-    "btf": ("pybpf.cli.cmd_btf:btf_cmd", "Inspect BTF type information (btf dump file F, btf show)."),
-    "gen": ("pybpf.cli.cmd_gen:gen_cmd", "Generate skeletons from an object file."),
-    "net": ("pybpf.cli.cmd_net:net_cmd", "Show XDP and tc programs attached to network interfaces."),
     "link": ("pybpf.cli.cmd_link:link_cmd", "Show and pin BPF links."),
+    "net": ("pybpf.cli.cmd_net:net_cmd", "Show XDP and tc programs attached to network interfaces."),
     "feature": ("pybpf.cli.cmd_feature:feature_cmd", "List program types, map types and helpers supported."),
+    "btf": ("pybpf.cli.cmd_btf:btf_cmd", "Inspect BTF type information (btf dump file F, btf show)."),
+    "gen": ("pybpf.cli.cmd_gen:gen_cmd", "Generate a typed Python skeleton from an object file."),
+    "object": ("pybpf.cli.cmd_object:object_cmd", "Inspect a BPF object file (programs, maps, variables)."),
     "asm": ("pybpf.cli.cmd_isa:asm_cmd", "Assemble text into raw bytecode."),
     "disasm": ("pybpf.cli.cmd_isa:disasm_cmd", "Disassemble bytecode or assembler text."),
     "run": ("pybpf.cli.cmd_vm:run_cmd", "Run a raw program in the VM and print r0."),
@@ -41,7 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 class LazyGroup(click.Group):
-    """A group whose commands are imported on first use and matched by unique prefix."""
+    """A group whose commands are imported on first use and matched by prefix (bpftool's order)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -70,11 +72,12 @@ class LazyGroup(click.Group):
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name = args[0]
         if name not in COMMANDS:
-            matches = [c for c in COMMANDS if c.startswith(name)]
-            if len(matches) == 1:
+            matches = [c for c in COMMANDS if name and c.startswith(name)]
+            if matches:  # the first in COMMANDS' (bpftool's) order, as bpftool picks
                 args = [matches[0], *args[1:]]
-            elif len(matches) > 1:
-                raise click.UsageError(f"'{name}' is ambiguous: {', '.join(sorted(matches))}")
+            elif name and "help".startswith(name):  # `pybpf help`, as `bpftool help`
+                click.echo(ctx.get_help())
+                ctx.exit(0)
         return super().resolve_command(ctx, args)
 
 
@@ -108,11 +111,46 @@ def _wants(flag: str, argv: list[str]) -> bool:
     return False
 
 
+_GLOBAL_FLAGS = frozenset({"-j", "--json", "-p", "--pretty", "-d", "--debug"})
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Global options moved in front of the object, wherever they were typed.
+
+    bpftool parses its options with getopt, which finds them anywhere on the line
+    (``bpftool map show -j``); click only takes them before the object.  Only
+    the global ones move (``-j -p -d --backend X`` and bundles like ``-jp``); an
+    object's own options (``btf dump -B BASE``) stay where they are.
+    """
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        if (
+            arg in _GLOBAL_FLAGS
+            or arg.startswith("--backend=")
+            or (len(arg) > 2 and arg[0] == "-" and arg[1] != "-" and set(arg[1:]) <= set("jpd"))
+        ):
+            front.append(arg)
+        elif arg == "--backend" and i + 1 < len(args):
+            front.extend(args[i : i + 2])
+            i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command; return its exit code (errors: 1 for failures, 2 for usage)."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     debug = _wants("-d", args)
-    as_json = _wants("-j", args) or _wants("-p", args)
+    pretty = _wants("-p", args)
+    as_json = _wants("-j", args) or pretty
     from ..errors import BPFError
 
     try:
@@ -126,17 +164,23 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         if debug:
             raise
-        _report(exc.format_message(), f"see '{_help_for(args)}' for the grammar", as_json)
+        _report(exc.format_message(), f"see '{_help_for(args)}' for the grammar", as_json, pretty)
         return 2
     except BPFError as exc:
+        log = getattr(exc, "log", None)  # a verifier rejection carries the whole log
         if debug:
+            if isinstance(log, str) and log.strip():
+                click.echo(log.rstrip("\n"), err=True)
             raise
-        _report(str(exc), exc.hint, as_json)
+        hint = exc.hint
+        if isinstance(log, str) and log.strip():
+            hint = f"{hint}; -d prints it" if hint else "-d prints the verifier log"
+        _report(str(exc), hint, as_json, pretty)
         return 1
     except (OSError, ValueError) as exc:
         if debug:
             raise
-        _report(str(exc), None, as_json)
+        _report(str(exc), None, as_json, pretty)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -150,25 +194,21 @@ def _help_for(args: list[str]) -> str:
         words = words[1:]
     if words:
         matches = [c for c in COMMANDS if c.startswith(words[0])]
-        name = words[0] if words[0] in COMMANDS else (matches[0] if len(matches) == 1 else None)
-        if name in ("prog", "map", "net", "link", "feature"):
+        name = words[0] if words[0] in COMMANDS else (matches[0] if matches else None)
+        if name in ("prog", "map", "net", "link", "feature", "btf", "gen"):
             return f"pybpf {name} help"
         if name is not None:
             return f"pybpf {name} --help"
     return "pybpf --help"
 
 
-def _report(message: str, hint: str | None, as_json: bool) -> None:
+def _report(message: str, hint: str | None, as_json: bool, pretty: bool = False) -> None:
+    """One line on stderr, or with --json bpftool's one-key document ``{"error": "..."}`` on stdout."""
+    text = f"{message} (hint: {hint})" if hint else message
     if as_json:
-        payload: dict[str, str] = {"error": message}
-        if hint:
-            payload["hint"] = hint
-        click.echo(json.dumps(payload))
+        click.echo(json.dumps({"error": text}, indent=2 if pretty else None))
         return
-    line = f"Error: {message}"
-    if hint:
-        line += f" (hint: {hint})"
-    click.echo(line, err=True)
+    click.echo(f"Error: {text}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -38,17 +38,22 @@ def _octal(word: str) -> bool:
 def parse_bytes(
     args: Sequence[str], start: int, size: int, *, what: str, stop: Sequence[str] = ()
 ) -> ParsedBytes:
-    """Read ``size`` bytes from ``args[start:]`` (optionally after ``hex``); exact size required."""
+    """Read ``size`` bytes from ``args[start:]`` (optionally after ``hex``); exact size required.
+
+    Once ``size`` bytes are read, a word that is a prefix of a ``stop`` keyword
+    ends the bytes (``key 1 0 0 0 v 2 0 0 0``, as bpftool reads it); before that
+    only a whole stop word does, so a short key says how many bytes it had.
+    """
     i = start
     hexa = False
-    if i < len(args) and args[i] == "hex":
+    if i < len(args) and args[i] and "hex".startswith(args[i]):
         hexa = True
         i += 1
     out = bytearray()
     while i < len(args) and args[i] not in stop and len(out) < size:
         out.append(parse_byte(args[i], hexa=hexa, what=what))
         i += 1
-    extra = i < len(args) and args[i] not in stop
+    extra = i < len(args) and not any(args[i] and s.startswith(args[i]) for s in stop)
     if len(out) != size or extra:
         got = len(out)
         if extra:

@@ -371,8 +371,9 @@ def _data_mode(obj: Any, prog: Any, kw: dict[str, Any], data_in: str | None, rep
     data = _read_input(data_in) if data_in is not None else b""
     ctx_path = text_arg(kw, "ctx_in")
     ctx = _read_input(ctx_path) if ctx_path is not None else None
-    in_vm = options().backend in ("vm", "")
-    if data_in is not None and prog.spec.prog_type in EVENT_TYPES and in_vm:
+    # Only a VM program can fire its event; a kernel program has no spec here.
+    event = options().backend in ("vm", "") and prog.spec.prog_type in EVENT_TYPES
+    if data_in is not None and event:
         from ..progtypes import spec_for
 
         ctx_name = spec_for(prog.spec.prog_type).ctx.name
@@ -380,7 +381,7 @@ def _data_mode(obj: Any, prog: Any, kw: dict[str, Any], data_in: str | None, rep
             f"{prog.spec.prog_type.uapi_name} programs take no data_in: give ctx_in FILE alone ({ctx_name}) "
             "and the VM runs the program as its event would"
         )
-    if data_in is None and prog.spec.prog_type in EVENT_TYPES and in_vm:
+    if data_in is None and event:
         res = prog.trigger(ctx or b"", repeat=repeat)  # no kernel test_run: fire the event in the VM
     else:
         res = prog.test_run(data_in=data, ctx_in=ctx, repeat=repeat)

@@ -61,6 +61,8 @@ class Store(Protocol):
     def progs(self) -> list[dict[str, Any]]: ...
     def prog(self, ref: Ref) -> dict[str, Any]: ...
     def prog_pin(self, ref: Ref, path: str) -> None: ...
+    def prog_load(self, obj: str, path: str, *, prog_type: Any, map_pins: dict[str, str]) -> None: ...
+    def prog_loadall(self, obj: str, pin_dir: str, *, prog_type: Any, map_dir: str | None) -> None: ...
     def xlated(self, ref: Ref) -> XlatedProg: ...
     def maps(self) -> list[dict[str, Any]]: ...
     def map(self, ref: Ref) -> dict[str, Any]: ...
@@ -71,6 +73,9 @@ class Store(Protocol):
     ) -> None: ...
     def links(self) -> list[dict[str, Any]]: ...
     def btfs(self) -> list[dict[str, Any]]: ...
+    def btf_by_id(self, btf_id: int) -> Any: ...
+    def prog_btf(self, ref: Ref) -> Any: ...
+    def map_btf(self, ref: Ref) -> tuple[Any, int, int]: ...
 
 
 def current_store() -> Store:
@@ -143,13 +148,40 @@ class VmStore:
         rec = self._record(ref)
         self.fs.pin(self.fs.prog_file(rec.id), path)
 
+    def prog_load(self, obj: str, path: str, *, prog_type: Any, map_pins: dict[str, str]) -> None:
+        from ..registry import load_object_into
+
+        self.fs.resolve(path)
+        with self.fs.locked():
+            records, _ = load_object_into(
+                self.fs, obj, prog_type=prog_type, map_pins=map_pins, only_first=True
+            )
+            self.fs.pin(self.fs.prog_file(records[0].id), path)
+
+    def prog_loadall(self, obj: str, pin_dir: str, *, prog_type: Any, map_dir: str | None) -> None:
+        from ..registry import load_object_into
+
+        progs_at = self.fs.resolve(pin_dir)
+        maps_at = self.fs.resolve(map_dir) if map_dir is not None else None
+        for d in (progs_at, maps_at):
+            if d is not None:
+                d.mkdir(parents=True, exist_ok=True)
+        with self.fs.locked():
+            records, map_ids = load_object_into(self.fs, obj, prog_type=prog_type)
+            for rec in records:
+                self.fs.pin(self.fs.prog_file(rec.id), str(progs_at / rec.name))
+            if maps_at is not None:
+                for name, map_id in map_ids.items():
+                    self.fs.pin(self.fs.map_file(map_id), str(maps_at / pin_name(name)))
+
     def xlated(self, ref: Ref) -> XlatedProg:
         from ..object import ObjectSpec
 
         rec = self._record(ref)
         spec = ObjectSpec.from_bytes(self.fs.object_file(rec.object).read_bytes(), name=rec.name)
         p = spec.programs[rec.name]
-        return XlatedProg(p.name, p.section, p.instructions, p.func_info, p.line_info, spec.btf)
+        insns = tuple(_with_map_id(insn, rec.maps) for insn in p.instructions)
+        return XlatedProg(p.name, p.section, insns, p.func_info, p.line_info, spec.btf)
 
     def _map_json(self, map_id: int, bpf_map: Any, pins: list[str] | None) -> dict[str, Any]:
         meta = self.fs.map_meta(map_id)
@@ -254,6 +286,66 @@ class VmStore:
     def btfs(self) -> list[dict[str, Any]]:
         return []
 
+    def btf_by_id(self, btf_id: int) -> Any:
+        raise BPFError(
+            f"no BTF object with id {btf_id} (the VM bpffs keeps BTF with programs and maps: "
+            "use btf dump prog PROG or map MAP, or --backend kernel)"
+        )
+
+    def _object_btf(self, obj: str | None, what: str) -> Any:
+        from ..btf import BTF
+
+        if obj is None:
+            raise BPFError(f"{what} has no BTF")
+        try:
+            return BTF.from_file(self.fs.object_file(obj))
+        except OSError as exc:
+            raise BPFError(f"{what}: its object is gone ({exc.strerror or exc})") from None
+
+    def prog_btf(self, ref: Ref) -> Any:
+        rec = self._record(ref)
+        return self._object_btf(rec.object if rec.btf else None, f"program {rec.id} ({rec.name})")
+
+    def map_btf(self, ref: Ref) -> tuple[Any, int, int]:
+        map_id = self._map_id(ref)
+        meta = self.fs.map_meta(map_id)
+        btf = self._object_btf(meta.object, f"map {map_id} ({meta.name})")
+        return btf, meta.btf_key_type_id, meta.btf_value_type_id
+
+
+def _with_map_id(insn: Any, map_ids: dict[str, int]) -> Any:
+    """A map-loading lddw with the loaded map's id in its imm, as the kernel's xlated code shows it."""
+    from dataclasses import replace
+
+    from ..isa.opcodes import PseudoSrc
+
+    ref = insn.meta.reference if insn.meta is not None else None
+    if not insn.is_lddw or insn.src not in (PseudoSrc.MAP_FD, PseudoSrc.MAP_VALUE) or ref not in map_ids:
+        return insn
+    return replace(insn, imm=map_ids[ref] | (insn.imm_hi << 32))
+
+
+def pin_name(map_name: str) -> str:
+    """The file name ``pinmaps`` gives a map: libbpf turns '.' into '_' (x.rodata -> x_rodata)."""
+    return map_name.replace(".", "_")
+
+
+def _pinned_maps_backend(map_pins: dict[str, str]) -> Any:
+    """A KernelBackend that opens the pinned maps named by ``map name NAME pinned PATH``."""
+    from ..backends.kernel import KernelBackend
+
+    class PinnedMapsBackend(KernelBackend):
+        def create_map(self, spec: Any) -> Any:
+            path = map_pins.get(spec.name)
+            if path is None:
+                return super().create_map(spec)
+            bpf_map = self._reuse_pin(spec, path)
+            self._maps.append(bpf_map)
+            self.reused_pins.add(spec.name)
+            return bpf_map
+
+    return PinnedMapsBackend()
+
 
 def _map_type_name(value: Any) -> str:
     from ..uapi import MapType
@@ -281,6 +373,37 @@ def _fdinfo(fd: int) -> dict[str, str]:
             key, _, value = line.partition(":")
             out[key.strip()] = value.strip()
     return out
+
+
+def _kernel_func_line_info(
+    fd: int, nr_func: int, nr_line: int
+) -> tuple[list[tuple[int, int]], list[tuple[int, int, int, int]]]:
+    """The xlated program's func_info (insn_off, type_id) and line_info records from the kernel.
+
+    line_info is (insn_off, file_name_off, line_off, line_col) with line_col =
+    line << 10 | column, offsets into the program's BTF strings (uapi bpf.h).
+    """
+    import ctypes
+    import struct
+
+    from ..kernel.attr import ProgInfoStruct, addr
+    from ..kernel.info import get_info
+
+    if not nr_func and not nr_line:
+        return [], []
+    fbuf = ctypes.create_string_buffer(8 * max(nr_func, 1))
+    lbuf = ctypes.create_string_buffer(16 * max(nr_line, 1))
+    info = ProgInfoStruct(
+        nr_func_info=nr_func, func_info_rec_size=8, func_info=addr(fbuf),
+        nr_line_info=nr_line, line_info_rec_size=16, line_info=addr(lbuf),
+    )  # fmt: skip
+    try:
+        get_info(fd, info)
+    except BPFError:
+        return [], []
+    funcs = [struct.unpack_from("<II", fbuf.raw, 8 * i) for i in range(min(nr_func, info.nr_func_info))]
+    lines = [struct.unpack_from("<IIII", lbuf.raw, 16 * i) for i in range(min(nr_line, info.nr_line_info))]
+    return funcs, lines
 
 
 def _boot_to_epoch(ns: int) -> int:
@@ -377,6 +500,36 @@ class KernelStore:
         with self._fd("prog", ref) as owned:
             pin_fd(owned.fd, path)
 
+    def _load_object(self, obj: str, prog_type: Any, map_pins: dict[str, str]) -> Any:
+        """The object loaded into the kernel (maps named in ``map_pins`` reuse those pins)."""
+        from ..loaded import LoadedObject
+        from ..object import ObjectSpec
+        from ..registry.loader import check_loadable, with_prog_type
+
+        try:
+            spec = with_prog_type(ObjectSpec.from_file(obj), prog_type)
+        except OSError as exc:
+            raise BPFError(f"cannot read {obj}: {exc.strerror or exc}") from None
+        check_loadable(spec, obj, map_pins)
+        return LoadedObject(spec, _pinned_maps_backend(map_pins))
+
+    def prog_load(self, obj: str, path: str, *, prog_type: Any, map_pins: dict[str, str]) -> None:
+        with self._load_object(obj, prog_type, map_pins) as loaded:
+            next(iter(loaded.programs.values())).pin(path)
+
+    def prog_loadall(self, obj: str, pin_dir: str, *, prog_type: Any, map_dir: str | None) -> None:
+        from ..kernel.pin import pin_fd
+
+        with self._load_object(obj, prog_type, {}) as loaded:
+            for d in (pin_dir, map_dir):
+                if d is not None:
+                    os.makedirs(d, exist_ok=True)
+            for name, prog in loaded.programs.items():
+                prog.pin(os.path.join(pin_dir, name))
+            if map_dir is not None:
+                for name, bpf_map in loaded.maps.items():
+                    pin_fd(bpf_map.fd, os.path.join(map_dir, pin_name(name)))
+
     def xlated(self, ref: Ref) -> XlatedProg:
         from ..isa.codec import decode
         from ..kernel.info import prog_info, prog_jited_ksyms, prog_xlated
@@ -386,11 +539,33 @@ class KernelStore:
             info = prog_info(owned.fd)
             raw = prog_xlated(owned.fd)
             ksyms = prog_jited_ksyms(owned.fd)
+            funcs, lines = _kernel_func_line_info(owned.fd, info.nr_func_info, info.nr_line_info)
         if not raw:
             raise BPFError(f"program {info.id}: the kernel gave no instructions (needs CAP_SYS_ADMIN)")
+        btf = None
+        if info.btf_id and (funcs or lines):
+            with contextlib.suppress(BPFError):
+                btf = kernel_btf(info.btf_id)
         # The kernel's rewrite may use its hidden register r11, so no validity check.
         insns = tuple(decode(raw, validate=False))
-        return XlatedProg(info.name, _prog_type_name(info.type), insns, call_text=xlated_call_names(ksyms))
+        calls = xlated_call_names(ksyms)
+        if btf is None:
+            return XlatedProg(info.name, _prog_type_name(info.type), insns, call_text=calls)
+        from ..isa.instruction import LineInfo
+        from ..object.spec import FuncInfo
+
+        def text(off: int) -> str:
+            try:
+                return str(btf.strings[off])
+            except (BPFError, KeyError, IndexError):
+                return ""
+
+        func_info = tuple(FuncInfo(off, type_id, btf.name_of(type_id)) for off, type_id in funcs)
+        line_info = tuple(
+            (off, LineInfo(text(file_off), line_col >> 10, line_col & 0x3FF, text(line_off)))
+            for off, file_off, line_off, line_col in lines
+        )
+        return XlatedProg(info.name, _prog_type_name(info.type), insns, func_info, line_info, btf, calls)
 
     def _map_json(self, fd: int) -> dict[str, Any]:
         from ..kernel.info import map_info
@@ -473,6 +648,27 @@ class KernelStore:
                 rec["devname"] = _ifname(info.ifindex)
             out.append(rec)
         return out
+
+    def btf_by_id(self, btf_id: int) -> Any:
+        return kernel_btf(btf_id)
+
+    def prog_btf(self, ref: Ref) -> Any:
+        from ..kernel.info import prog_info
+
+        with self._fd("prog", ref) as owned:
+            info = prog_info(owned.fd)
+        if not info.btf_id:
+            raise BPFError(f"program {info.id} ({info.name}) has no BTF")
+        return kernel_btf(info.btf_id)
+
+    def map_btf(self, ref: Ref) -> tuple[Any, int, int]:
+        from ..kernel.info import map_info
+
+        with self._fd("map", ref) as owned:
+            info = map_info(owned.fd)
+        if not info.btf_id:
+            raise BPFError(f"map {info.id} ({info.name}) has no BTF")
+        return kernel_btf(info.btf_id), info.btf_key_type_id, info.btf_value_type_id
 
     def btfs(self) -> list[dict[str, Any]]:
         from ..kernel.info import btf_info

@@ -110,7 +110,15 @@ def pinned_kind(fd: int) -> str:
         target = os.readlink(f"/proc/self/fd/{fd}")
     except OSError:
         return "unknown"
-    for marker, kind in (("bpf-map", "map"), ("bpf-prog", "prog"), ("bpf_link", "link"), ("btf", "btf")):
+    # a link's fd from an attach is "bpf_link", one from BPF_OBJ_GET "bpf-link"
+    markers = (
+        ("bpf-map", "map"),
+        ("bpf-prog", "prog"),
+        ("bpf_link", "link"),
+        ("bpf-link", "link"),
+        ("btf", "btf"),
+    )
+    for marker, kind in markers:
         if marker in target:
             return kind
     return "unknown"

@@ -295,25 +295,34 @@ class Map:
         """BPF_MAP_LOOKUP_ELEM: the value (per-CPU: all CPUs' rounded slots)."""
         self._check_user_read()
         self._check_lookup_flags(flags)
-        return self._lookup(self._key(key), flags)
+        k = self._key(key)
+        with self._st.reading():  # pinned maps: no other process is mid-update meanwhile
+            return self._lookup(k, flags)
 
     def update(self, key: bytes | None, value: Any, flags: int = 0) -> None:
         """BPF_MAP_UPDATE_ELEM with BPF_ANY / BPF_NOEXIST / BPF_EXIST [| BPF_F_LOCK]."""
         self._check_user_write()
         self._check_lock_flag(flags)
-        self._update(self._key(key), self._user_value(value), flags)
+        k, v = self._key(key), self._user_value(value)
+        # One lock around the lookup and the write: another process sharing a pinned
+        # map cannot insert the same key between them (which duplicated elements).
+        with self._st.txn():
+            self._update(k, v, flags)
 
     def delete(self, key: bytes | None) -> None:
         """BPF_MAP_DELETE_ELEM."""
         self._check_user_write()
-        self._delete(self._key(key))
+        k = self._key(key)
+        with self._st.txn():
+            self._delete(k)
 
     def next_key(self, key: bytes | None) -> bytes | None:
         """BPF_MAP_GET_NEXT_KEY: the key after ``key`` (the first for None); None at the end."""
         self._check_user_read()
         k = None if key is None else self._key(key)
         try:
-            return self._next_key(k)
+            with self._st.reading():
+                return self._next_key(k)
         except MapKeyNotFoundError:
             return None
 
@@ -322,7 +331,9 @@ class Map:
         self._check_user_read()
         self._check_user_write()
         self._check_lookup_flags(flags)
-        return self._lookup_and_delete(self._key(key), flags)
+        k = self._key(key)
+        with self._st.txn():
+            return self._lookup_and_delete(k, flags)
 
     def lookup_percpu(self, key: bytes) -> list[bytes]:
         """Per-CPU maps: one ``value_size`` value per CPU."""
@@ -450,12 +461,16 @@ class Map:
         self._check_prog_write()
         if flags & BPF_F_LOCK:
             self._check_lock_flag(flags)
-        self._prog_update(self._key(key), self._value(value, self.value_size), flags, cpu)
+        k, v = self._key(key), self._value(value, self.value_size)
+        with self._st.txn():
+            self._prog_update(k, v, flags, cpu)
 
     def prog_delete(self, key: bytes) -> None:
         """bpf_map_delete_elem from a program."""
         self._check_prog_write()
-        self._delete(self._key(key))
+        k = self._key(key)
+        with self._st.txn():
+            self._delete(k)
 
     def _prog_update(self, key: bytes, value: bytes, flags: int, cpu: int) -> None:
         self._update(key, value, flags)

@@ -62,8 +62,8 @@ class _QueueStackBase(Map):
         if flags & BPF_NOEXIST or flags > BPF_EXIST:
             raise self._err(f"invalid push flags {flags:#x}")
         w = self._w
-        head, tail = w[_HEAD], w[_TAIL]
-        with self._st.txn():
+        with self._st.txn():  # head and tail read under the lock another pusher holds
+            head, tail = w[_HEAD], w[_TAIL]
             if (head + 1) % self._size == tail:
                 if not flags & BPF_EXIST:
                     raise self._full("queue/stack is full")
@@ -76,8 +76,9 @@ class _QueueStackBase(Map):
         return self._take(delete=False)
 
     def pop(self) -> bytes:
-        """bpf_map_pop_elem."""
-        return self._take(delete=True)
+        """bpf_map_pop_elem (one lock from reading the slot to moving past it)."""
+        with self._st.txn():
+            return self._take(delete=True)
 
     def _take(self, delete: bool) -> bytes:
         raise NotImplementedError

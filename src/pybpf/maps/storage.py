@@ -202,12 +202,15 @@ class Storage:
     # -- writes --------------------------------------------------------------
 
     @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        """Exclusive access against other processes sharing the file (no-op if anonymous)."""
+    def locked(self, mode: int = fcntl.LOCK_EX) -> Iterator[None]:
+        """Exclusive (or, with LOCK_SH, shared) access against other processes sharing the file.
+
+        A no-op for anonymous storage.
+        """
         if self._fd is None:
             yield
             return
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        fcntl.flock(self._fd, mode)
         try:
             yield
         finally:
@@ -234,6 +237,9 @@ class Storage:
         with self.locked():
             self._txn_depth = 1
             try:
+                # Under the lock no live writer is mid-update: entries left in the
+                # journal are a killed writer's; undo them before ours can commit them.
+                self.recover()
                 yield
             except BaseException:
                 # A Python-level failure mid-update: undo what was written.
@@ -243,6 +249,33 @@ class Storage:
                 self._commit()
             finally:
                 self._txn_depth = 0
+
+    def reading(self) -> contextlib.AbstractContextManager[None]:
+        """Hold a shared lock for one user-space read of a file-backed map.
+
+        Writers hold the exclusive lock for a whole update, so a lookup or a
+        next_key under the shared one never walks a chain another process is
+        relinking, nor reads a value half-written.  A half-done update a killed
+        process left is rolled back first (:meth:`heal`).  Anonymous storage (and
+        a read inside this process's own update) needs nothing.
+        """
+        if self._fd is None or self._txn_depth:
+            return _NO_TXN
+        self.heal()
+        return self.locked(fcntl.LOCK_SH)
+
+    def heal(self) -> None:
+        """Roll back an update a killed process left half-done (cheap when there is none).
+
+        A process that opened the map before another one died mid-update would
+        otherwise read the torn bytes until someone reopens it.  A non-empty
+        journal may also be a live writer's: taking the lock waits for it to
+        commit, and then there is nothing left to undo.
+        """
+        if not self.journaled or self._txn_depth or not self.words[JOURNAL_OFFSET // 4]:
+            return
+        with self.locked():
+            self.recover()
 
     def put(self, off: int, data: bytes) -> None:
         """Write ``data`` at ``off`` (journaling the old bytes when file-backed)."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..backends.vm import VmBackend
+from ..backends.vm import _kernel_name as kernel_name  # the name rule libbpf applies
 from ..errors import BPFError, MapError
 from ..isa.codec import encode
 from ..isa.opcodes import PseudoSrc
@@ -51,12 +52,12 @@ class RegistryBackend(VmBackend):
             return super().create_map(spec)
         path, exists = entry
         if exists:
-            bpf_map = open_map(path, name=spec.name)
+            bpf_map = open_map(path, name=kernel_name(spec.name))
             check_compatible(spec, bpf_map, str(path))
         else:
             bpf_map = create_map(
                 spec.type, spec.key_size, spec.value_size, spec.max_entries, spec.flags,
-                name=spec.name, map_extra=spec.map_extra, path=path,
+                name=kernel_name(spec.name), map_extra=spec.map_extra, path=path,
             )  # fmt: skip
             if spec.data is not None:
                 bpf_map.update(_KEY0, spec.data.ljust(spec.value_size, b"\0"))
@@ -82,20 +83,44 @@ def check_compatible(spec: MapSpec, bpf_map: Any, where: str) -> None:
             )
 
 
-def program_tag(prog: ProgramSpec) -> str:
-    """8-byte SHA-1 tag of the instructions with map references zeroed (as the kernel's tag)."""
+#: The kernel hashes a program's tag with SHA-256 since 6.18 (the signed-programs work), SHA-1 before.
+TAG_SHA256_SINCE = (6, 18)
+
+
+def program_tag(prog: ProgramSpec, kernel_version: int | None = None) -> str:
+    """The kernel's tag: the first 8 bytes of the instructions' hash, map references zeroed.
+
+    The hash is the one the host kernel uses (``kernel_version`` = KERNEL_VERSION
+    code, default ``uname -r``), so a program shows the same tag in the VM bpffs
+    as in ``bpftool prog show`` once loaded into this kernel.
+    """
+    from ..kconfig import kernel_version_code
+
     insns = [
         replace(i, imm=0) if i.is_lddw and i.src in (PseudoSrc.MAP_FD, PseudoSrc.MAP_VALUE) else i
         for i in prog.instructions
     ]
-    return hashlib.sha1(encode(insns)).hexdigest()[:16]
+    code = kernel_version if kernel_version is not None else kernel_version_code()
+    major, minor = TAG_SHA256_SINCE
+    algo = hashlib.sha256 if code >= (major << 16) + (minor << 8) else hashlib.sha1
+    return algo(encode(insns)).hexdigest()[:16]
 
 
-def _with_type(spec: ObjectSpec, prog_type: ProgType | None) -> ObjectSpec:
+def with_prog_type(spec: ObjectSpec, prog_type: ProgType | None) -> ObjectSpec:
+    """``spec`` with every program of type ``prog_type`` (``prog load ... type T``)."""
     if prog_type is None:
         return spec
     progs = {n: replace(p, prog_type=prog_type) for n, p in spec.programs.items()}
     return replace(spec, programs=progs)
+
+
+def check_loadable(spec: ObjectSpec, path: str, map_pins: dict[str, str] | None) -> None:
+    """An object to load needs programs, and ``map name NAME pinned P`` must name its maps."""
+    if not spec.programs:
+        raise BPFError(f"{path} has no programs")
+    unknown = sorted(set(map_pins or {}) - set(spec.maps))
+    if unknown:
+        raise BPFError(f"{path} has no map named {unknown[0]!r} (maps: {', '.join(spec.maps) or 'none'})")
 
 
 def load_object_into(
@@ -117,12 +142,8 @@ def load_object_into(
         data = Path(path).read_bytes()
     except OSError as exc:
         raise BPFError(f"cannot read {path}: {exc.strerror or exc}") from None
-    spec = _with_type(ObjectSpec.from_bytes(data, name=Path(path).name.split(".")[0]), prog_type)
-    if not spec.programs:
-        raise BPFError(f"{path} has no programs")
-    unknown = sorted(set(map_pins or {}) - set(spec.maps))
-    if unknown:
-        raise BPFError(f"{path} has no map named {unknown[0]!r} (maps: {', '.join(spec.maps) or 'none'})")
+    spec = with_prog_type(ObjectSpec.from_bytes(data, name=Path(path).name.split(".")[0]), prog_type)
+    check_loadable(spec, path, map_pins)
     obj_name = fs.store_object(data)
     files: dict[str, tuple[Path, bool]] = {}
     ids: dict[str, int] = {}
@@ -151,7 +172,7 @@ def load_object_into(
             fs.write_map_meta(
                 MapRecord(
                     id=map_id,
-                    name=name,
+                    name=kernel_name(name),  # what `map show` prints, cut to 15 chars as the kernel does
                     created_at=now,
                     object=obj_name if spec.btf is not None else None,
                     btf_key_type_id=mspec.key_type_id or 0,
