@@ -224,6 +224,7 @@ class VmBackend:
             engine=self.engine,
             max_instructions=self.max_instructions,
             kfuncs=[self._kfuncs[name] for name in sorted(used)],
+            expected_attach_type=spec.expected_attach_type,
         )
         self._programs.append(program)
         self._programs_by_name[spec.name] = program
