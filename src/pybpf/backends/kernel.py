@@ -380,7 +380,12 @@ def _syscall_prefix() -> str:
 def attach_program(
     program: KernelProgram, spec: ProgramSpec, target: Any = None, **options: Any
 ) -> klinks.Link:
-    """One attachment for ``program`` following its section (see :func:`can_auto_attach`)."""
+    """One attachment for ``program`` following its section (see :func:`can_auto_attach`).
+
+    ``options``: ``cookie``; XDP ``generic``/``flags``; tc ``direction``; uprobes
+    ``pid``; and for any kprobe-type program ``binary`` (+ ``symbol``, ``offset``,
+    ``retprobe``) to attach it as a uprobe there instead of where the section says.
+    """
     ptype = spec.prog_type
     at = spec.attach
     cookie = int(options.get("cookie", 0))
@@ -406,6 +411,16 @@ def attach_program(
         if target is None:
             raise NotSupportedError(f"program {spec.name}: cgroup programs need a cgroup path to attach to")
         return klinks.attach_cgroup(program, target, spec.expected_attach_type)
+    if ptype == ProgType.KPROBE and options.get("binary"):
+        # libbpf's bpf_program__attach_uprobe: any kprobe-type program, on a binary + symbol.
+        binary = str(options["binary"])
+        offset = int(options.get("offset", 0))
+        if options.get("symbol"):
+            offset += elf_symbol_offset(binary, str(options["symbol"]))
+        return klinks.attach_uprobe(
+            program, binary, offset, retprobe=bool(options.get("retprobe", retprobe)),
+            pid=int(options.get("pid", -1)), cookie=cookie,
+        )  # fmt: skip
     if at is None:
         raise NotSupportedError(f"program {spec.name}: section {spec.section!r} does not say where to attach")
     if at.kind == AttachKind.TRACEPOINT and at.category and at.name:
