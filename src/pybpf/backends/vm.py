@@ -116,6 +116,8 @@ class VmBackend:
     # -- whole object ----------------------------------------------------------------
     def prepare(self, spec: ObjectSpec) -> ObjectSpec:
         """Resolve the object's externs; returns the spec with its ``.kconfig`` map added."""
+        if self.btf is None:
+            self.btf = spec.btf  # typed map keys/values from the object's own BTF, as in the kernel
         self._kconfig = build_kconfig(
             spec, kernel_version=self.kernel_version, kconfig=self.kconfig, host_config=self.kconfig_from_host
         )

@@ -402,6 +402,9 @@ class Map:
         """BPF_MAP_UPDATE_BATCH: returns the number updated; MapBatchError part way."""
         if len(keys) != len(values):
             raise self._err("update_batch needs as many values as keys")
+        if flags & ~BPF_F_LOCK:
+            # The kernel's batch elem_flags take BPF_F_LOCK only (no NOEXIST/EXIST per batch).
+            raise MapBatchError(self._err(f"batch element flags {flags:#x}: only BPF_F_LOCK is allowed"), 0)
         done = 0
         for k, v in zip(keys, values, strict=True):
             try:
