@@ -15,11 +15,13 @@ the instructions it produced, and with ``opcodes`` the raw bytes.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import click
 
 from ..errors import BPFError, NotSupportedError
+from ..isa.opcodes import AluOp, InsnClass
 from .keywords import Keyword, dispatch, match_prefix, parse_keywords, text_arg
 from .options import emit_json, options
 from .refs import no_more, parse_ref
@@ -70,6 +72,20 @@ def func_signature(btf: Any, func_id: int) -> str:
         return ""
 
 
+def _disasm(prog: Any, insn: Any, pc: int, *, numbered: bool = False) -> str:
+    """One instruction as bpftool prints it; calls the kernel rewrote are named by their target."""
+    from ..isa.disasm import format_insn
+
+    names = dict(getattr(prog, "call_names", ()))
+    if pc in names:
+        text = f"({insn.opcode:02x}) call {names[pc]}#{insn.imm}"
+        return f"{pc:4d}: {text}" if numbered else text
+    if insn.cls == InsnClass.ALU64 and insn.alu_op == AluOp.MOV and insn.off == -1:
+        # The kernel's per-CPU address mov (off = BPF_ADDR_PERCPU): bpftool prints the plain mov.
+        insn = replace(insn, off=0)
+    return format_insn(insn, "kernel", pc) if numbered else format_insn(insn, "kernel")
+
+
 def _hex_bytes(insn: Any) -> str:
     from ..isa.codec import encode
 
@@ -82,7 +98,6 @@ def _hex_bytes(insn: Any) -> str:
 
 def xlated_lines(spec: Any, prog: Any, *, linum: bool = False, opcodes: bool = False) -> list[str]:
     """The text of ``prog dump xlated`` for one program of ``spec``."""
-    from ..isa.disasm import format_insn
 
     funcs = {fi.insn_off: fi.type_id for fi in prog.func_info}
     lines = dict(prog.line_info)
@@ -99,7 +114,7 @@ def xlated_lines(spec: Any, prog: Any, *, linum: bool = False, opcodes: bool = F
             if linum:
                 text += f" [file:{line.file} line_num:{line.line} line_col:{line.column}]"
             out.append(f"; {text}")
-        out.append(format_insn(insn, "kernel", pc))
+        out.append(_disasm(prog, insn, pc, numbered=True))
         if opcodes:
             out.append("       " + _hex_bytes(insn))
         pc += insn.width
@@ -109,7 +124,6 @@ def xlated_lines(spec: Any, prog: Any, *, linum: bool = False, opcodes: bool = F
 def xlated_json(spec: Any, prog: Any, *, linum: bool = False, opcodes: bool = False) -> list[dict[str, Any]]:
     """bpftool's JSON records for one program: proto, src (and file/line), disasm, opcodes."""
     from ..isa.codec import encode
-    from ..isa.disasm import format_insn
 
     funcs = {fi.insn_off: fi.type_id for fi in prog.func_info}
     lines = dict(prog.line_info)
@@ -126,7 +140,7 @@ def xlated_json(spec: Any, prog: Any, *, linum: bool = False, opcodes: bool = Fa
             rec["src"] = line.text.lstrip()
             if linum:
                 rec.update(file=line.file, line_num=line.line, line_col=line.column)
-        rec["disasm"] = format_insn(insn, "kernel")
+        rec["disasm"] = _disasm(prog, insn, pc)
         if insn.meta is not None and insn.meta.reference is not None:
             rec["reference"] = insn.meta.reference
         if opcodes:

@@ -53,6 +53,8 @@ class XlatedProg:
     func_info: tuple[Any, ...] = ()
     line_info: tuple[tuple[int, Any], ...] = ()
     btf: Any = None
+    #: Slot -> callee name for calls the kernel rewrote (helpers and kfuncs by address).
+    call_names: tuple[tuple[int, str], ...] = ()
 
 
 class Store(Protocol):
@@ -376,15 +378,35 @@ class KernelStore:
             pin_fd(owned.fd, path)
 
     def xlated(self, ref: Ref) -> XlatedProg:
+        """The kernel's rewritten instructions, with the func/line info and BTF bpftool shows."""
         from ..isa.codec import decode
-        from ..kernel.info import prog_info, prog_xlated
+        from ..isa.instruction import LineInfo
+        from ..kernel.info import prog_debug_info, prog_info, prog_xlated
+        from ..object.spec import FuncInfo
 
         with self._fd("prog", ref) as owned:
             info = prog_info(owned.fd)
             raw = prog_xlated(owned.fd)
+            debug = prog_debug_info(owned.fd)
         if not raw:
             raise BPFError(f"program {info.id}: the kernel gave no instructions (needs CAP_SYS_ADMIN)")
-        return XlatedProg(info.name, _prog_type_name(info.type), tuple(decode(raw)))
+        # The kernel's own instruction forms (e.g. the per-CPU address mov) are not
+        # valid program input, so they are decoded as they are, unchecked.
+        insns = tuple(decode(raw, validate=False))
+        btf = None
+        if debug.btf_id and (debug.func_info or debug.line_info):
+            with contextlib.suppress(BPFError, OSError):
+                btf = kernel_btf(debug.btf_id)
+        funcs: tuple[Any, ...] = ()
+        lines: tuple[tuple[int, Any], ...] = ()
+        if btf is not None:
+            funcs = tuple(FuncInfo(off, type_id, "") for off, type_id in debug.func_info)
+            text = btf.strings.get
+            lines = tuple(
+                (off, LineInfo(text(file_off, None), line_col >> 10, line_col & 0x3FF, text(line_off, None)))
+                for off, file_off, line_off, line_col in debug.line_info
+            )
+        return XlatedProg(info.name, _prog_type_name(info.type), insns, funcs, lines, btf, _call_names(insns))
 
     def _map_json(self, fd: int) -> dict[str, Any]:
         from ..kernel.info import map_info
@@ -402,6 +424,9 @@ class KernelStore:
         }
         if "memlock" in fdinfo:
             out["bytes_memlock"] = int(fdinfo["memlock"])
+        if "owner_prog_type" in fdinfo:  # a program array bound to the first program using it
+            out["owner_prog_type"] = _prog_type_name(fdinfo["owner_prog_type"])
+            out["owner_jited"] = fdinfo.get("owner_jited", "0") == "1"
         out["frozen"] = int(fdinfo.get("frozen", "0") or 0)
         if info.btf_id:
             out["btf_id"] = info.btf_id
@@ -447,11 +472,14 @@ class KernelStore:
 
     def links(self) -> list[dict[str, Any]]:
         from ..kernel.info import link_info
+        from ..uapi import LinkType
 
         out = []
         for fd in self._each("link"):
             info = link_info(fd)
             rec: dict[str, Any] = {"id": info.id, "type": _enum_name(info.type), "prog_id": info.prog_id}
+            if info.type == LinkType.RAW_TRACEPOINT and info.target_name is not None:
+                rec["tp_name"] = info.target_name  # bpftool's key for raw tracepoint links
             for key in (
                 "attach_type",
                 "target_name",
@@ -461,6 +489,8 @@ class KernelStore:
                 "cgroup_id",
             ):
                 value = getattr(info, key)
+                if key == "target_name" and info.type in (LinkType.RAW_TRACEPOINT, LinkType.PERF_EVENT):
+                    continue  # bpftool 7.1 prints raw tracepoints as tp_name, perf events bare
                 if value is not None:
                     rec[key] = _enum_name(value) if key == "attach_type" else value
             if info.ifindex:
@@ -487,6 +517,25 @@ class KernelStore:
                 rec["name"] = info.name
             out.append(rec)
         return out
+
+
+def _call_names(insns: tuple[Any, ...]) -> tuple[tuple[int, str], ...]:
+    """Names of the helpers and kfuncs the kernel's calls jump to, as bpftool resolves them."""
+    from ..isa.opcodes import CallSrc
+    from ..kernel.objload import kernel_call_name
+    from ..uapi import HELPER_NAMES
+
+    out = []
+    pc = 0
+    for insn in insns:
+        if insn.is_call and insn.src in (CallSrc.HELPER, CallSrc.KFUNC):
+            name = kernel_call_name(insn.imm)
+            if name is None and insn.src == CallSrc.HELPER and 0 < insn.imm < len(HELPER_NAMES):
+                name = f"bpf_{HELPER_NAMES[insn.imm]}"  # not rewritten (e.g. a tail call)
+            if name is not None:
+                out.append((pc, name))
+        pc += insn.width
+    return tuple(out)
 
 
 def kernel_btf(btf_id: int) -> Any:

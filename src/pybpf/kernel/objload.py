@@ -63,6 +63,28 @@ def kallsyms() -> dict[str, int]:
     return symbols
 
 
+@cache
+def kallsyms_by_address() -> dict[int, str]:
+    """Kernel address -> symbol (the first name listed at that address)."""
+    by_address: dict[int, str] = {}
+    for name, address in kallsyms().items():
+        if address:
+            by_address.setdefault(address, name)
+    return by_address
+
+
+def kernel_call_name(imm: int) -> str | None:
+    """The function a translated call jumps to: ``__bpf_call_base + imm`` looked up in kallsyms.
+
+    The verifier rewrites a helper or kfunc call's ``imm`` to that offset; this is
+    how ``bpftool prog dump xlated`` names the callee.
+    """
+    base = kallsyms().get("__bpf_call_base")
+    if not base:
+        return None
+    return kallsyms_by_address().get(base + imm)
+
+
 @dataclass(frozen=True, slots=True)
 class Ksym:
     """A resolved ``__ksym``: an address (untyped), a vmlinux VAR id (typed) or FUNC id (kfunc)."""
