@@ -14,6 +14,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from pybpf.errors import NotSupportedError
 from pybpf.kernel import Link, attach_cgroup, attach_tcx, create_map, ensure_bpffs, get_pinned, load_program
 from pybpf.kernel import inspect as kinspect
 from pybpf.kernel.maps import KernelMap
+from pybpf.kernel.progs import KernelProgram
 from pybpf.loaded import load
 from pybpf.uapi import AttachType, LinkType, MapType, ProgType
 
@@ -80,6 +82,20 @@ def test_uprobe_and_uretprobe_by_symbol_fire() -> None:
         elf_symbol_offset(path, "pybpf_no_such_symbol")
 
 
+@contextmanager
+def counting_program(
+    prog_type: ProgType, attach_type: AttachType, *, ret: int
+) -> Iterator[tuple[KernelMap, KernelProgram]]:
+    """A program that counts its runs in slot 0 of an array map, and returns ``ret``."""
+    with (
+        create_map(MapType.ARRAY, 4, 8, 1, name="hits") as hits,
+        load_program(
+            counter(hits.fd, ret=ret), prog_type, name="count", expected_attach_type=attach_type
+        ) as prog,
+    ):
+        yield hits, prog
+
+
 @pytest.fixture
 def veth_pair() -> Iterator[tuple[str, str, str, str]]:
     with netns_veth_pair() as pair:
@@ -102,13 +118,7 @@ def test_cgroup_skb_link_counts_egress_and_survives_as_a_pin(
     ns_a, _ns_b, _addr_a, addr_b = veth_pair
     ensure_bpffs()
     pin = f"/sys/fs/bpf/pybpf_i5_cglink_{os.getpid()}"
-    with (
-        create_map(MapType.ARRAY, 4, 8, 1, name="cg_egress") as hits,
-        load_program(
-            counter(hits.fd, ret=1), ProgType.CGROUP_SKB, name="cg_count",
-            expected_attach_type=AttachType.CGROUP_INET_EGRESS,
-        ) as prog,
-    ):  # fmt: skip
+    with counting_program(ProgType.CGROUP_SKB, AttachType.CGROUP_INET_EGRESS, ret=1) as (hits, prog):
         link = attach_cgroup(prog, child_cgroup)
         link.pin(pin)
         link.close()  # our fd is gone; the pin keeps the program attached
@@ -140,15 +150,9 @@ def test_cgroup_skb_link_counts_egress_and_survives_as_a_pin(
             os.unlink(pin)
 
 
-def test_tcx_ingress_link_counts_packetsin_netns(veth_pair: tuple[str, str, str, str]) -> None:
+def test_tcx_ingress_link_counts_packets_in_netns(veth_pair: tuple[str, str, str, str]) -> None:
     ns_a, ns_b, _addr_a, addr_b = veth_pair
-    with (
-        create_map(MapType.ARRAY, 4, 8, 1, name="tcx_in") as hits,
-        load_program(
-            counter(hits.fd, ret=0), ProgType.SCHED_CLS, name="tcx_count",
-            expected_attach_type=AttachType.TCX_INGRESS,
-        ) as prog,
-    ):  # fmt: skip
+    with counting_program(ProgType.SCHED_CLS, AttachType.TCX_INGRESS, ret=0) as (hits, prog):
         with in_netns(ns_b):
             link = attach_tcx(prog, "vb", AttachType.TCX_INGRESS)
         with link:

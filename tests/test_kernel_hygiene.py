@@ -66,7 +66,11 @@ def test_links_and_programs_close_on_exit() -> None:
     assert all(link.closed for link in links)
     assert obj.programs["trace_openat"].handle.closed
     assert _fd_count() == before
-    # Nothing holds the program any more: the kernel frees it (RCU, so allow a moment).
+    _assert_freed(prog_id, "after the object closed")
+
+
+def _assert_freed(prog_id: int, when: str) -> None:
+    """Nothing holds the program any more: the kernel frees it (RCU, so allow a moment)."""
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         try:
@@ -74,13 +78,12 @@ def test_links_and_programs_close_on_exit() -> None:
         except BPFError:
             return
         time.sleep(0.05)
-    pytest.fail(f"program {prog_id} still alive after the object closed")
+    pytest.fail(f"program {prog_id} still alive {when}")
 
 
 SHUTDOWN = """
 import sys
 from pybpf.loaded import load
-from pybpf.kernel.inspect import program_by_id
 obj = load(sys.argv[1], backend="kernel")
 links = obj.attach_all()
 print(obj.programs["trace_openat"].handle.id, flush=True)
@@ -94,12 +97,4 @@ def test_interpreter_shutdown_releases_links_and_programs_quietly() -> None:
         capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONWARNINGS": "error"},
     )  # fmt: skip
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
-    prog_id = int(proc.stdout.strip())
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            program_by_id(prog_id).close()
-        except BPFError:
-            return
-        time.sleep(0.05)
-    pytest.fail(f"program {prog_id} still alive after its process exited")
+    _assert_freed(int(proc.stdout.strip()), "after its process exited")
