@@ -146,15 +146,22 @@ def test_uprobe_on_libc_getppid(counter_map: KernelMap) -> None:
 
 
 def test_kprobe_attach_or_clear_not_supported(counter_map: KernelMap) -> None:
+    """Fires where the kernel has a kprobe PMU; here (CONFIG_KPROBES unset) a typed refusal."""
+    has_pmu = os.path.exists("/sys/bus/event_source/devices/kprobe")
     with load_program(counter(counter_map.fd), ProgType.KPROBE, name="kp") as prog:
-        try:
-            link = attach_kprobe(prog, "__x64_sys_getppid")
-        except NotSupportedError as e:
-            assert "kprobe" in str(e)
-            return
-        with link:
-            os.getppid()
-            assert count(counter_map) >= 1
+        for retprobe in (False, True):
+            if not has_pmu:
+                with pytest.raises(NotSupportedError, match="kprobe PMU is missing"):
+                    attach_kprobe(prog, "__x64_sys_getppid", retprobe=retprobe)
+                continue
+            with attach_kprobe(prog, "__x64_sys_getppid", retprobe=retprobe):
+                before = count(counter_map)
+                os.getppid()
+                assert count(counter_map) >= before + 1
+    if not has_pmu:  # the kernel itself has no kprobes (no kprobe_events in tracefs either)
+        from pybpf.kernel.pin import ensure_tracefs
+
+        assert not os.path.exists(os.path.join(ensure_tracefs(), "kprobe_events"))
 
 
 def test_xdp_and_tcx_links_on_loopback() -> None:
