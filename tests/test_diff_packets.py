@@ -51,6 +51,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pybpf.errors import BPFError, KernelError, NotSupportedError
+from pybpf.kernel.maps import KernelMap
 from pybpf.kernel.pin import ensure_bpffs
 from pybpf.loaded import LoadedObject, load
 from pybpf.object.spec import ObjectSpec
@@ -235,8 +236,14 @@ class Side:
             reader.close()
 
 
+_BATCHED = frozenset({MapType.ARRAY, MapType.HASH, MapType.PERCPU_ARRAY, MapType.PERCPU_HASH})
+
+
 def _contents(bpf_map: Any) -> dict[bytes, bytes]:
     """Every key and its value; an empty slot of a program array / map of maps is left out."""
+    raw = getattr(bpf_map, "raw", bpf_map)
+    if isinstance(raw, KernelMap) and MapType(int(raw.map_type)) in _BATCHED:
+        return dict(raw.lookup_all(chunk=max(raw.max_entries, 1)))  # one bpf(2) call
     out: dict[bytes, bytes] = {}
     key = bpf_map.next_key(None)
     while key is not None:
