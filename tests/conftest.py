@@ -12,6 +12,7 @@ import ctypes
 import os
 import platform
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,23 @@ def conformance_dir() -> Path:
     if not CONFORMANCE_DIR.is_dir():
         pytest.fail(f"conformance tests not found at {CONFORMANCE_DIR} (set PYBPF_CONFORMANCE_DIR)")
     return CONFORMANCE_DIR
+
+
+@pytest.fixture
+def pin_root() -> Iterator[str]:
+    """A bpffs directory of this test's own for objects that pin by name (maps_btf does).
+
+    Tests run in parallel (xdist) and several load the same fixture: with the
+    default root they would share, and race on, /sys/fs/bpf/pybpf_fixture_pinned.
+    """
+    import uuid
+
+    from pybpf.kernel.pin import ensure_bpffs
+
+    ensure_bpffs()
+    path = f"/sys/fs/bpf/pybpf_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    os.makedirs(path)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

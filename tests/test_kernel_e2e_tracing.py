@@ -22,7 +22,6 @@ from pybpf.loaded import load
 pytestmark = pytest.mark.kernel
 
 FIXTURES = Path(__file__).resolve().parent / "bpf"
-PIN = "/sys/fs/bpf/pybpf_fixture_pinned"
 EVENT = struct.Struct("<IIq16s256s")  # struct openat_event
 
 
@@ -64,13 +63,9 @@ def test_links_close_with_object() -> None:
 
 
 @pytest.fixture()
-def maps_btf():
-    if os.path.exists(PIN):
-        os.unlink(PIN)
-    with load(FIXTURES / "maps_btf.v3.o", backend="kernel") as obj:
+def maps_btf(pin_root: str):
+    with load(FIXTURES / "maps_btf.v3.o", backend="kernel", pin_root=pin_root) as obj:
         yield obj
-    if os.path.exists(PIN):
-        os.unlink(PIN)
 
 
 def test_perf_buffer_samples(maps_btf) -> None:
@@ -85,6 +80,16 @@ def test_perf_buffer_samples(maps_btf) -> None:
 
 
 def test_perf_buffer_lost_samples(maps_btf) -> None:
+    # Stay on one CPU: a loss is reported in the ring of the CPU that dropped, on its next write.
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(before)})
+    try:
+        _lost_samples(maps_btf)
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def _lost_samples(maps_btf) -> None:
     got: list[bytes] = []
     lost: list[int] = []
     program = maps_btf.programs["xdp_use_maps"]

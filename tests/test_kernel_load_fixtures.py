@@ -31,23 +31,13 @@ WHOLE = [
     "maps_btf", "maps_legacy", "openat_ringbuf", "sections", "subprogs", "tc_sockfilter",
     "xdp_parse_count", "xdp_pass", "xdp_srcip",
 ]  # fmt: skip
-PIN = "/sys/fs/bpf/pybpf_fixture_pinned"
-
-
-@pytest.fixture(autouse=True)
-def _no_stale_pin():
-    if os.path.exists(PIN):
-        os.unlink(PIN)
-    yield
-    if os.path.exists(PIN):
-        os.unlink(PIN)
 
 
 @pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("fixture", WHOLE)
-def test_fixture_loads_whole(fixture: str, version: str) -> None:
+def test_fixture_loads_whole(fixture: str, version: str, pin_root: str) -> None:
     spec = ObjectSpec.from_file(FIXTURES / f"{fixture}.{version}.o")
-    with load(spec, backend="kernel") as obj:
+    with load(spec, backend="kernel", pin_root=pin_root) as obj:
         assert set(obj.programs) == set(spec.programs)
         for program in obj.programs.values():
             info = program.handle.info()
@@ -118,8 +108,9 @@ def test_globals_kconfig_rodata_and_test_run() -> None:
         assert getattr(exc.value, "errno", None) == errno.EPERM
 
 
-def test_maps_btf_inner_maps_prog_array_and_pin() -> None:
-    with load(FIXTURES / "maps_btf.v3.o", backend="kernel") as obj:
+def test_maps_btf_inner_maps_prog_array_and_pin(pin_root: str) -> None:
+    pin = os.path.join(pin_root, "pybpf_fixture_pinned")
+    with load(FIXTURES / "maps_btf.v3.o", backend="kernel", pin_root=pin_root) as obj:
         outer = obj.maps["outer_array"]
         inner_id = struct.unpack("<I", outer.lookup(struct.pack("<I", 0)))[0]
         assert inner_id == obj.maps["inner0"].id
@@ -127,11 +118,11 @@ def test_maps_btf_inner_maps_prog_array_and_pin() -> None:
         jmp = obj.maps["jmp_table"]
         assert struct.unpack("<I", jmp.lookup(struct.pack("<I", 0)))[0] == obj.programs["tail_a"].handle.id
         assert obj.maps["flows"].info().btf_id > 0
-        assert os.path.exists(PIN)
+        assert os.path.exists(pin)
         pinned = obj.maps["pybpf_fixture_pinned"]
         pinned.update(struct.pack("<I", 7), struct.pack("<I", 99))
     # A second load reuses the pin: the value written above is still there.
-    with load(FIXTURES / "maps_btf.v3.o", backend="kernel") as obj:
+    with load(FIXTURES / "maps_btf.v3.o", backend="kernel", pin_root=pin_root) as obj:
         assert obj.maps["pybpf_fixture_pinned"].lookup(struct.pack("<I", 7)) == struct.pack("<I", 99)
 
 

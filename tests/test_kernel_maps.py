@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import errno
 import struct
+from pathlib import Path
 
 import pytest
 
 from pybpf.errors import KernelError, MapError, MapFullError, MapKeyExistsError, MapKeyNotFoundError
 from pybpf.kernel import KernelMap, MapFlags, UpdateFlags, create_map
 from pybpf.kernel.cpus import parse_cpu_list, possible_cpus
+from pybpf.loaded import load
+from pybpf.maps import BatchResult, MapBatchError
 from pybpf.uapi import MapType
 
 pytestmark = pytest.mark.kernel
@@ -142,13 +145,86 @@ def test_batch_operations() -> None:
         keys = [u32(k) for k in range(100)]
         values = [u64(k * 3) for k in range(100)]
         assert m.update_batch(keys, values) == 100
-        got = m.lookup_batch(chunk=7)
-        assert sorted(got) == sorted(zip(keys, values, strict=True))
+        first = m.lookup_batch(7)
+        assert len(first.keys) <= 7 and first.cursor is not None
+        assert sorted(m.lookup_all(chunk=7)) == sorted(zip(keys, values, strict=True))
         assert m.delete_batch(keys[:40]) == 40
-        drained = m.lookup_and_delete_batch(chunk=16)
-        assert sorted(k for k, _ in drained) == sorted(keys[40:])
+        with pytest.raises(MapBatchError) as part:
+            m.delete_batch([keys[50], keys[0]])  # keys[0] is gone: stops after one
+        assert part.value.processed == 1 and part.value.errno == errno.ENOENT
+        drained: list[bytes] = []
+        cursor = None
+        while True:
+            res = m.lookup_and_delete_batch(16, cursor)
+            drained += res.keys
+            if res.cursor is None:
+                break
+            cursor = res.cursor
+        assert sorted(drained) == sorted(keys[40:50] + keys[51:])
         assert m.next_key(None) is None
-        assert m.lookup_batch() == []
+        assert m.lookup_batch(10) == BatchResult([], [], None)
+        m.update_batch(keys[:2], values[:2])
+        with pytest.raises(MapError) as refused:  # refused up front: no element was processed
+            m.update_batch(keys[1:3], values[1:3], elem_flags=UpdateFlags.NOEXIST)  # BPF_F_LOCK only
+        assert refused.value.errno == errno.EINVAL and not isinstance(refused.value, MapBatchError)
+
+
+def _api_script(m: object) -> list[object]:
+    """The same calls on a VM map and a kernel map of one object: the results must agree."""
+    out: list[object] = []
+    keys = [u32(k) for k in range(20)]
+    out.append(m.update_batch(keys, [u64(k * 7) for k in range(20)]))  # type: ignore[attr-defined]
+    got, cursor = [], None
+    while True:
+        res = m.lookup_batch(6, cursor)  # type: ignore[attr-defined]
+        got += zip(res.keys, res.values, strict=True)
+        if res.cursor is None:
+            break
+        cursor = res.cursor
+    out.append(sorted(got))
+    out.append(sorted(m.iter_keys()))  # type: ignore[attr-defined]
+    out.append(len(m))  # type: ignore[arg-type]
+    out.append(m.delete_batch(keys[:5]))  # type: ignore[attr-defined]
+    try:
+        m.delete_batch([keys[6], keys[0]])  # type: ignore[attr-defined]
+    except MapBatchError as exc:
+        out.append(("batch error", exc.processed, exc.errno))
+    try:
+        m.update_batch([keys[7]], [u64(1)], UpdateFlags.NOEXIST)  # type: ignore[attr-defined]
+    except MapBatchError as exc:
+        out.append(("batch error", exc.processed, exc.errno))
+    out.append(sorted(m.iter_keys()))  # type: ignore[attr-defined]
+    return out
+
+
+def test_raw_and_typed_api_same_as_the_vm(pin_root: str) -> None:
+    path = Path(__file__).resolve().parent / "bpf" / "maps_btf.v3.o"
+    with load(path, backend="kernel", pin_root=pin_root) as kobj, load(path) as vobj:
+        kmap, vmap = kobj.maps["lru"], vobj.maps["lru"]
+        assert _api_script(kmap.raw) == _api_script(vmap.raw)
+        # Typed access through the object's BTF, identical in both backends.
+        flow = {"saddr": 1, "daddr": 2, "sport": 3, "dport": 4, "proto": 17, "pad": [0, 0, 0]}
+        for obj in (kobj, vobj):
+            obj.maps["flows"][flow] = {"packets": 5, "bytes": 640}
+        assert kobj.maps["flows"][flow] == vobj.maps["flows"][flow] == {"packets": 5, "bytes": 640}
+        assert list(kobj.maps["flows"]) == list(vobj.maps["flows"]) == [flow]
+        for obj in (kobj, vobj):
+            obj.maps["percpu_counters"][1] = 9
+        assert kobj.maps["percpu_counters"][1] == [9] * kobj.maps["percpu_counters"].num_cpus
+        assert vobj.maps["percpu_counters"][1] == [9] * vobj.maps["percpu_counters"].num_cpus
+        # Program arrays and maps of maps take loaded programs and maps, as in the VM.
+        kobj.maps["jmp_table"][1] = kobj.programs["tail_b"]
+        kobj.maps["outer_array"][1] = kobj.maps["inner1"]
+        inner_id = struct.unpack("<I", kobj.maps["outer_array"].lookup(u32(1)))[0]
+        assert inner_id == kobj.maps["inner1"].id
+        assert (
+            struct.unpack("<I", kobj.maps["jmp_table"].lookup(u32(1)))[0] == kobj.programs["tail_b"].handle.id
+        )
+        # Queues, stacks and bloom filters: the VM's spellings.
+        kobj.maps["fifo"].push(u32(4))
+        assert kobj.maps["fifo"].peek() == u32(4) and kobj.maps["fifo"].pop() == u32(4)
+        kobj.maps["seen"].push(u32(77))
+        assert kobj.maps["seen"].contains(u32(77))
 
 
 def test_ringbuf_has_no_element_ops() -> None:

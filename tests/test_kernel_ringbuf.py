@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from kernel_asm import add_imm, call, exit_, ld_map_fd, mov_imm, mov_reg, st_w
+from pybpf import RingBuffer
 from pybpf.errors import NotSupportedError
 from pybpf.kernel import create_map, load_program
+from pybpf.kernel.pin import ensure_bpffs
 from pybpf.kernel.ringbuf import RingBufferReader
+from pybpf.loaded import load
 from pybpf.uapi import MapType, ProgType
 
 pytestmark = pytest.mark.kernel
@@ -50,3 +56,33 @@ def test_records_written_by_a_program_are_read_back() -> None:
 def test_reader_refuses_other_maps() -> None:
     with create_map(MapType.ARRAY, 4, 4, 1) as m, pytest.raises(NotSupportedError):
         RingBufferReader(m)
+
+
+def test_negative_callback_stops_and_leaves_the_rest_like_the_vm() -> None:
+    """Both backends: the callback's negative return stops the drain, later records stay."""
+    ensure_bpffs()
+    pins = f"/sys/fs/bpf/pybpf_i5_rb_{os.getpid()}"  # maps_btf pins a map by name
+    os.makedirs(pins, exist_ok=True)
+    path = Path(__file__).resolve().parent / "bpf" / "maps_btf.v3.o"
+    results = []
+    try:
+        for options in ({"backend": "vm"}, {"backend": "kernel", "pin_root": pins}):
+            with load(path, programs=["xdp_use_maps"], **options) as obj:
+                for _ in range(3):
+                    obj.programs["xdp_use_maps"].test_run(data_in=bytes(64))
+                seen: list[bytes] = []
+
+                def stop(data: bytes, seen: list[bytes] = seen) -> int:
+                    seen.append(data)
+                    return -5
+
+                with RingBuffer(obj.maps["rb"], stop) as rb:
+                    first = rb.consume()
+                with RingBuffer(obj.maps["rb"], seen.append) as rb:
+                    rest = rb.consume()
+                results.append((first, rest, len(seen)))
+    finally:
+        for name in os.listdir(pins):
+            os.unlink(os.path.join(pins, name))
+        os.rmdir(pins)
+    assert results[0] == results[1] == (-5, 2, 3)

@@ -68,3 +68,21 @@ def test_fake_kernel_drives_map_errors_and_verifier_log_retry() -> None:
             load_program(return_imm(0), ProgType.XDP)
     assert log_sizes[0] < log_sizes[-1] and len(log_sizes) == 2  # grew straight to log_true_size
     assert exc.value.log.startswith("0: (95) exit")
+
+
+@pytest.mark.kernel
+def test_e2big_names_the_field_the_kernel_does_not_know() -> None:
+    """A non-zero byte past the kernel's attr layout: E2BIG, and the hint names our last field."""
+    from pybpf.kernel.attr import TestRunAttr
+
+    class Future(ctypes.Structure):
+        _fields_ = [("run", TestRunAttr), ("pybpf_future_field", ctypes.c_uint64 * 64)]
+
+    with load_program(return_imm(0), ProgType.SOCKET_FILTER) as prog:
+        attr = Future()
+        attr.run.prog_fd = prog.fd
+        attr.pybpf_future_field[63] = 1
+        with pytest.raises(KernelError) as exc:
+            syscall.bpf(Cmd.PROG_TEST_RUN, attr)
+    assert exc.value.errno == errno.E2BIG
+    assert "'pybpf_future_field'" in (exc.value.hint or "")

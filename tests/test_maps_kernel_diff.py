@@ -370,7 +370,7 @@ def test_batches_answer_like_the_kernel():
         for run in both:
             assert _call(run, vm_map) == _call(run, kernel_map)
         vm_items = set(zip(*_vm_all(vm_map), strict=True))
-        assert vm_items == set(kernel_map.lookup_batch(chunk=3))
+        assert vm_items == set(kernel_map.lookup_all(chunk=3))
     finally:
         kernel_map.close()
         vm_map.close()

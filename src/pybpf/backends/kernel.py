@@ -43,7 +43,9 @@ from ..kernel.objload import (
 )
 from ..kernel.pin import BPFFS, ensure_bpffs, get_pinned, pin_fd
 from ..kernel.progs import KernelProgram, ProgFlags, load_program
+from ..maps.typed import TypedMap
 from ..object.spec import MapSpec, ObjectSpec, PinType, ProgramSpec
+from ..runtime.mapview import MapView
 from ..uapi import AttachType, MapType, ProgType
 from .testrun import TestRun
 
@@ -75,6 +77,38 @@ _NO_BTF_MAPS = frozenset(
         MapType.STACK_TRACE,
     }
 )
+
+
+class KernelMapView(MapView):
+    """What ``obj.maps["name"]`` is in the kernel backend: the VM's view over a KernelMap.
+
+    The raw API is the KernelMap's; ``view[key]`` converts through the object's
+    BTF key/value types exactly as in the VM, and program arrays / maps of maps
+    take loaded programs and maps as values (stored as their fds).
+    """
+
+    __slots__ = ("_btf", "_key_type", "_value_type")
+
+    def __init__(self, raw: KernelMap, btf: Any, key_type: int | None, value_type: int | None) -> None:
+        super().__init__(raw)
+        self._btf = btf
+        self._key_type = key_type
+        self._value_type = value_type
+
+    @property
+    def typed(self) -> TypedMap:
+        if self._typed is None:
+            btf = self._btf if (self._key_type or self._value_type) else None
+            self._typed = TypedMap(self.raw, self._key_type, self._value_type, btf=btf)
+        return self._typed
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if self.raw.map_type in _FD_VALUE_MAPS:
+            target = getattr(value, "handle", None) or getattr(value, "raw", None) or value
+            fd = target if isinstance(target, int) else target.fd
+            self.raw.update(self.typed.key_codec.encode(key), struct.pack("<I", fd))
+            return
+        self.typed[key] = value
 
 
 class PinMismatchError(MapError):
@@ -216,7 +250,12 @@ class KernelBackend:
             )
         return bpf_map
 
-    def create_map(self, spec: MapSpec) -> KernelMap:
+    def create_map(self, spec: MapSpec) -> KernelMapView:
+        """The map as ``obj.maps[name]``: a typed view over the raw KernelMap."""
+        btf = self._spec.btf if self._spec is not None else None
+        return KernelMapView(self._create_raw(spec), btf, spec.key_type_id, spec.value_type_id)
+
+    def _create_raw(self, spec: MapSpec) -> KernelMap:
         if spec.pinning == PinType.BY_NAME:
             if self.pin_root == BPFFS:
                 ensure_bpffs(self.pin_root)
@@ -404,7 +443,12 @@ def _syscall_prefix() -> str:
 def attach_program(
     program: KernelProgram, spec: ProgramSpec, target: Any = None, **options: Any
 ) -> klinks.Link:
-    """One attachment for ``program`` following its section (see :func:`can_auto_attach`)."""
+    """One attachment for ``program`` following its section (see :func:`can_auto_attach`).
+
+    ``options``: ``cookie``; XDP ``generic``/``flags``; tc ``direction``; uprobes
+    ``pid``; and for any kprobe-type program ``binary`` (+ ``symbol``, ``offset``,
+    ``retprobe``) to attach it as a uprobe there instead of where the section says.
+    """
     ptype = spec.prog_type
     at = spec.attach
     cookie = int(options.get("cookie", 0))
@@ -430,6 +474,16 @@ def attach_program(
         if target is None:
             raise NotSupportedError(f"program {spec.name}: cgroup programs need a cgroup path to attach to")
         return klinks.attach_cgroup(program, target, spec.expected_attach_type)
+    if ptype == ProgType.KPROBE and options.get("binary"):
+        # libbpf's bpf_program__attach_uprobe: any kprobe-type program, on a binary + symbol.
+        binary = str(options["binary"])
+        offset = int(options.get("offset", 0))
+        if options.get("symbol"):
+            offset += elf_symbol_offset(binary, str(options["symbol"]))
+        return klinks.attach_uprobe(
+            program, binary, offset, retprobe=bool(options.get("retprobe", retprobe)),
+            pid=int(options.get("pid", -1)), cookie=cookie,
+        )  # fmt: skip
     if at is None:
         raise NotSupportedError(f"program {spec.name}: section {spec.section!r} does not say where to attach")
     if at.problem is not None:

@@ -119,6 +119,8 @@ class VmBackend:
     # -- whole object ----------------------------------------------------------------
     def prepare(self, spec: ObjectSpec) -> ObjectSpec:
         """Resolve the object's externs; returns the spec with its ``.kconfig`` map added."""
+        if self.btf is None:
+            self.btf = spec.btf  # typed map keys/values from the object's own BTF, as in the kernel
         self._kconfig = build_kconfig(
             spec, kernel_version=self.kernel_version, kconfig=self.kconfig, host_config=self.kconfig_from_host
         )
@@ -227,6 +229,7 @@ class VmBackend:
             engine=self.engine,
             max_instructions=self.max_instructions,
             kfuncs=[self._kfuncs[name] for name in sorted(used)],
+            expected_attach_type=spec.expected_attach_type,
         )
         self._programs.append(program)
         self._programs_by_name[spec.name] = program

@@ -2,14 +2,15 @@
 
 Ints as numbers (signed by their encoding), ``char[]`` as strings, structs and
 unions as objects, arrays as lists, enums by enumerator name, pointers as hex
-strings: what ``bpftool map dump`` prints for a map that has BTF.
+strings, a DATASEC (global data) as its variables by name: what ``bpftool map
+dump`` prints for a map that has BTF.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..btf.types import Array, Enum, Enum64, Int, Ptr, Struct, Union
+from ..btf.types import Array, Datasec, Enum, Enum64, Int, Ptr, Struct, Union, Var
 
 _MAX_DEPTH = 32
 
@@ -42,6 +43,14 @@ def btf_value(btf: Any, type_id: int, raw: bytes, off: int = 0, depth: int = 0) 
             return chunk.split(b"\0", 1)[0].decode("latin-1")
         esize = btf.sizeof(t.type_id)
         return [btf_value(btf, t.type_id, raw, off + i * esize, depth + 1) for i in range(t.nelems)]
+    if isinstance(t, Datasec):
+        # A global-data map's value: {".data": [{"var": value}, ...]}, in section order.
+        entries = []
+        for v in t.vars:
+            var = btf[v.type_id]
+            if isinstance(var, Var):
+                entries.append({var.name: btf_value(btf, var.type_id, raw, off + v.offset, depth + 1)})
+        return {t.name: entries}
     if isinstance(t, (Struct, Union)):
         out: dict[str, Any] = {}
         for m in t.members:

@@ -7,7 +7,8 @@ bpffs by default, the kernel with ``--backend kernel``.
 
 from __future__ import annotations
 
-import contextlib
+import errno
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -71,23 +72,47 @@ def _formatted(om: OpenMap, key: bytes | None, value: bytes | None) -> dict[str,
     return out
 
 
-def _entry_json(om: OpenMap, key: bytes | None, value: bytes | list[bytes] | None) -> dict[str, Any]:
+def _formatted_percpu(om: OpenMap, key: bytes | None, values: list[bytes]) -> dict[str, Any] | None:
+    """bpftool's per-CPU ``formatted``: the key, then one value per CPU."""
+    one = _formatted(om, key, values[0]) if values else None
+    if one is None:
+        return None
+    out: dict[str, Any] = {"key": one["key"]} if "key" in one else {}
+    from .btf_format import btf_value
+
+    try:
+        out["values"] = [
+            {"cpu": i, "value": btf_value(om.btf, om.value_type_id, v)} for i, v in enumerate(values)
+        ]
+    except BPFError:
+        return None
+    return out
+
+
+def _entry_json(
+    om: OpenMap, key: bytes | None, value: bytes | list[bytes] | OSError | None
+) -> dict[str, Any]:
     rec: dict[str, Any] = {}
     if key is not None:
         rec["key"] = hex_list(key)
-    if isinstance(value, list):
+    if isinstance(value, OSError):
+        rec["value"] = {"error": value.strerror}  # bpftool keeps the key and prints why
+    elif isinstance(value, list):
         rec["values"] = [{"cpu": i, "value": hex_list(v)} for i, v in enumerate(value)]
-        typed = [_formatted(om, key, v) for v in value]
-        if typed and all(t and "value" in t for t in typed):
-            fmt_cpus: dict[str, Any] = {"key": typed[0]["key"]} if typed[0] and "key" in typed[0] else {}
-            fmt_cpus["values"] = [{"cpu": i, "value": t["value"]} for i, t in enumerate(typed) if t]
-            rec["formatted"] = fmt_cpus
+        fmt = _formatted_percpu(om, key, value)
+        if fmt:
+            rec["formatted"] = fmt
     elif value is not None:
         rec["value"] = hex_list(value)
         fmt = _formatted(om, key, value)
         if fmt:
             rec["formatted"] = fmt
     return rec
+
+
+def _strerror(code: int) -> str:
+    """strerror(3) as bpftool prints it (``Unknown error 524`` for the kernel's ENOTSUPP)."""
+    return os.strerror(code)
 
 
 def _entry_text(key: bytes | None, value: bytes | list[bytes] | None) -> list[str]:
@@ -211,13 +236,22 @@ def dump(args: list[str]) -> None:
     om, rest = _open(args)
     try:
         no_more(rest, f"map dump {MAP_REF}")
-        entries: list[tuple[bytes | None, bytes | list[bytes]]] = []
-        if om.info["bytes_key"] == 0 or om.info["type"] in ("queue", "stack", "ringbuf", "bloom_filter"):
-            raise BPFError(f"map dump: a {om.info['type']} map has no keys to walk (use peek/pop)")
-        key = om.map.next_key(None)
+        entries: list[tuple[bytes | None, bytes | list[bytes] | OSError]] = []
+        # Maps without keys (queue, stack, ring buffer, bloom filter) dump as empty, as in bpftool.
+        keyless = om.info["bytes_key"] == 0 or om.info["type"] in (
+            "queue",
+            "stack",
+            "ringbuf",
+            "bloom_filter",
+        )
+        key = None if keyless else om.map.next_key(None)
         while key is not None:
-            with contextlib.suppress(BPFError):  # deleted while walking
+            try:
                 entries.append((bytes(key), _lookup(om, bytes(key))))
+            except BPFError as exc:
+                code = int(getattr(exc, "errno", 0) or 0)
+                if code not in (0, errno.ENOENT):  # ENOENT: deleted while walking
+                    entries.append((bytes(key), OSError(code, _strerror(code))))
             key = om.map.next_key(bytes(key))
         if options().json:
             emit_json([_entry_json(om, k, v) for k, v in entries])
@@ -228,6 +262,9 @@ def dump(args: list[str]) -> None:
         cols = ("key", "value", "formatted") if fmt else ("key", "value")
         rows = []
         for k, v in entries:
+            if isinstance(v, OSError):
+                rows.append([hex_text(k or b""), f"<{v.strerror}>", *([None] if fmt else [])])
+                continue
             values = "\n".join(hex_text(x) for x in v) if isinstance(v, list) else hex_text(v)
             row: list[Any] = [hex_text(k or b""), values]
             if fmt:

@@ -15,11 +15,13 @@ the instructions it produced, and with ``opcodes`` the raw bytes.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import click
 
 from ..errors import BPFError, NotSupportedError
+from ..isa.opcodes import AluOp, InsnClass
 from .keywords import Keyword, dispatch, keyword_command, match_prefix, parse_keywords, text_arg
 from .options import emit_json, options
 from .refs import no_more, parse_ref
@@ -81,12 +83,16 @@ def _disasm(insn: Any, pc: int | None = None, *, call_text: Any = None) -> str:
     """bpftool's text of one instruction; a kfunc call is named from its relocation.
 
     For a loaded program bpftool names a kfunc call from kallsyms (``call
-    bpf_task_acquire#<addr>``); in an object file the relocation already names it,
-    so the file dump says ``call bpf_task_acquire#0`` rather than ``kernel-function``.
+    bpf_task_acquire#<addr>``, through ``call_text``); in an object file the
+    relocation already names it, so the file dump says ``call bpf_task_acquire#0``
+    rather than ``kernel-function``.
     """
     from ..isa.disasm import format_insn
     from ..isa.opcodes import CallSrc
 
+    if insn.cls == InsnClass.ALU64 and insn.alu_op == AluOp.MOV and insn.off == -1:
+        # The kernel's per-CPU address mov (off = BPF_ADDR_PERCPU): bpftool prints the plain mov.
+        insn = replace(insn, off=0)
     text = format_insn(insn, "kernel", pc, call_text=call_text)
     meta = insn.meta
     if insn.is_call and insn.src == CallSrc.KFUNC and meta is not None and meta.reference:

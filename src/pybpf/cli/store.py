@@ -375,37 +375,6 @@ def _fdinfo(fd: int) -> dict[str, str]:
     return out
 
 
-def _kernel_func_line_info(
-    fd: int, nr_func: int, nr_line: int
-) -> tuple[list[tuple[int, int]], list[tuple[int, int, int, int]]]:
-    """The xlated program's func_info (insn_off, type_id) and line_info records from the kernel.
-
-    line_info is (insn_off, file_name_off, line_off, line_col) with line_col =
-    line << 10 | column, offsets into the program's BTF strings (uapi bpf.h).
-    """
-    import ctypes
-    import struct
-
-    from ..kernel.attr import ProgInfoStruct, addr
-    from ..kernel.info import get_info
-
-    if not nr_func and not nr_line:
-        return [], []
-    fbuf = ctypes.create_string_buffer(8 * max(nr_func, 1))
-    lbuf = ctypes.create_string_buffer(16 * max(nr_line, 1))
-    info = ProgInfoStruct(
-        nr_func_info=nr_func, func_info_rec_size=8, func_info=addr(fbuf),
-        nr_line_info=nr_line, line_info_rec_size=16, line_info=addr(lbuf),
-    )  # fmt: skip
-    try:
-        get_info(fd, info)
-    except BPFError:
-        return [], []
-    funcs = [struct.unpack_from("<II", fbuf.raw, 8 * i) for i in range(min(nr_func, info.nr_func_info))]
-    lines = [struct.unpack_from("<IIII", lbuf.raw, 16 * i) for i in range(min(nr_line, info.nr_line_info))]
-    return funcs, lines
-
-
 def _boot_to_epoch(ns: int) -> int:
     """bpftool's loaded_at: the load time (ns since boot) as wall-clock seconds."""
     boot = time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
@@ -531,41 +500,39 @@ class KernelStore:
                     pin_fd(bpf_map.fd, os.path.join(map_dir, pin_name(name)))
 
     def xlated(self, ref: Ref) -> XlatedProg:
+        """The kernel's rewritten instructions, with the func/line info and BTF bpftool shows."""
         from ..isa.codec import decode
-        from ..kernel.info import prog_info, prog_jited_ksyms, prog_xlated
+        from ..kernel.info import prog_debug_info, prog_info, prog_jited_ksyms, prog_xlated
         from ..kernel.kallsyms import xlated_call_names
 
         with self._fd("prog", ref) as owned:
             info = prog_info(owned.fd)
             raw = prog_xlated(owned.fd)
             ksyms = prog_jited_ksyms(owned.fd)
-            funcs, lines = _kernel_func_line_info(owned.fd, info.nr_func_info, info.nr_line_info)
+            debug = prog_debug_info(owned.fd)
         if not raw:
             raise BPFError(f"program {info.id}: the kernel gave no instructions (needs CAP_SYS_ADMIN)")
-        btf = None
-        if info.btf_id and (funcs or lines):
-            with contextlib.suppress(BPFError):
-                btf = kernel_btf(info.btf_id)
-        # The kernel's rewrite may use its hidden register r11, so no validity check.
+        # The kernel's own instruction forms (r11, the per-CPU address mov) are not
+        # valid program input, so they are decoded as they are, unchecked.
         insns = tuple(decode(raw, validate=False))
+        btf = None
+        if debug.btf_id and (debug.func_info or debug.line_info):
+            with contextlib.suppress(BPFError, OSError):
+                btf = kernel_btf(debug.btf_id)
+        funcs: tuple[Any, ...] = ()
+        lines: tuple[tuple[int, Any], ...] = ()
+        if btf is not None:
+            from ..isa.instruction import LineInfo
+            from ..object.spec import FuncInfo
+
+            funcs = tuple(FuncInfo(off, type_id, "") for off, type_id in debug.func_info)
+            text = btf.strings.get
+            lines = tuple(
+                (off, LineInfo(text(file_off, None), line_col >> 10, line_col & 0x3FF, text(line_off, None)))
+                for off, file_off, line_off, line_col in debug.line_info
+            )
         calls = xlated_call_names(ksyms)
-        if btf is None:
-            return XlatedProg(info.name, _prog_type_name(info.type), insns, call_text=calls)
-        from ..isa.instruction import LineInfo
-        from ..object.spec import FuncInfo
-
-        def text(off: int) -> str:
-            try:
-                return str(btf.strings[off])
-            except (BPFError, KeyError, IndexError):
-                return ""
-
-        func_info = tuple(FuncInfo(off, type_id, btf.name_of(type_id)) for off, type_id in funcs)
-        line_info = tuple(
-            (off, LineInfo(text(file_off), line_col >> 10, line_col & 0x3FF, text(line_off)))
-            for off, file_off, line_off, line_col in lines
-        )
-        return XlatedProg(info.name, _prog_type_name(info.type), insns, func_info, line_info, btf, calls)
+        return XlatedProg(info.name, _prog_type_name(info.type), insns, funcs, lines, btf, calls)
 
     def _map_json(self, fd: int) -> dict[str, Any]:
         from ..kernel.info import map_info
@@ -583,6 +550,9 @@ class KernelStore:
         }
         if "memlock" in fdinfo:
             out["bytes_memlock"] = int(fdinfo["memlock"])
+        if "owner_prog_type" in fdinfo:  # a program array bound to the first program using it
+            out["owner_prog_type"] = _prog_type_name(fdinfo["owner_prog_type"])
+            out["owner_jited"] = fdinfo.get("owner_jited", "0") == "1"
         out["frozen"] = int(fdinfo.get("frozen", "0") or 0)
         if info.btf_id:
             out["btf_id"] = info.btf_id
@@ -628,11 +598,14 @@ class KernelStore:
 
     def links(self) -> list[dict[str, Any]]:
         from ..kernel.info import link_info
+        from ..uapi import LinkType
 
         out = []
         for fd in self._each("link"):
             info = link_info(fd)
             rec: dict[str, Any] = {"id": info.id, "type": _enum_name(info.type), "prog_id": info.prog_id}
+            if info.type == LinkType.RAW_TRACEPOINT and info.target_name is not None:
+                rec["tp_name"] = info.target_name  # bpftool's key for raw tracepoint links
             for key in (
                 "attach_type",
                 "target_name",
@@ -642,6 +615,8 @@ class KernelStore:
                 "cgroup_id",
             ):
                 value = getattr(info, key)
+                if key == "target_name" and info.type in (LinkType.RAW_TRACEPOINT, LinkType.PERF_EVENT):
+                    continue  # bpftool 7.1 prints raw tracepoints as tp_name, perf events bare
                 if value is not None:
                     rec[key] = _enum_name(value) if key == "attach_type" else value
             if info.ifindex:

@@ -127,6 +127,40 @@ def prog_jited_ksyms(fd: int) -> tuple[int, ...]:
     return tuple(buf[: min(second.nr_jited_ksyms, first.nr_jited_ksyms)])
 
 
+@dataclass(frozen=True, slots=True)
+class ProgDebugInfo:
+    """A loaded program's BTF func_info and line_info, as the kernel kept them.
+
+    ``func_info``: (instruction index, BTF FUNC id); ``line_info``: (instruction
+    index, file name offset, line text offset, line << 10 | column), the offsets
+    into the string table of the program's BTF (``btf_id``).
+    """
+
+    btf_id: int
+    func_info: tuple[tuple[int, int], ...]
+    line_info: tuple[tuple[int, int, int, int], ...]
+
+
+def prog_debug_info(fd: int) -> ProgDebugInfo:
+    """func_info and line_info of the program behind ``fd`` (empty when it has none)."""
+    first = ProgInfoStruct()
+    get_info(fd, first)
+    nfunc, nline = first.nr_func_info, first.nr_line_info
+    frec, lrec = first.func_info_rec_size or 8, first.line_info_rec_size or 16
+    if not nfunc and not nline:
+        return ProgDebugInfo(first.btf_id, (), ())
+    fbuf = ctypes.create_string_buffer(max(nfunc * frec, 1))
+    lbuf = ctypes.create_string_buffer(max(nline * lrec, 1))
+    second = ProgInfoStruct(
+        nr_func_info=nfunc, func_info_rec_size=frec, func_info=addr(fbuf),
+        nr_line_info=nline, line_info_rec_size=lrec, line_info=addr(lbuf),
+    )  # fmt: skip
+    get_info(fd, second)
+    funcs = tuple(struct.unpack_from("<II", fbuf.raw, i * frec) for i in range(second.nr_func_info))
+    lines = tuple(struct.unpack_from("<IIII", lbuf.raw, i * lrec) for i in range(second.nr_line_info))
+    return ProgDebugInfo(second.btf_id, funcs, lines)
+
+
 def prog_jited(fd: int) -> bytes:
     """The native code the JIT produced (empty when not JIT-ed or not permitted)."""
     first = ProgInfoStruct()

@@ -1,17 +1,19 @@
-"""Kernel symbol names for the calls of a program as the kernel rewrote it.
+"""Kernel symbols from /proc/kallsyms: ksym externs and the calls of xlated programs.
 
-In the instructions the kernel hands back for ``prog dump xlated``, a helper
-call's ``imm`` is the helper's address relative to ``__bpf_call_base`` and a
-bpf-to-bpf call's ``imm`` is the callee's index into the program's JIT symbols
-(its ``off`` keeps the relative target).  bpftool names both from
-/proc/kallsyms: ``call bpf_ktime_get_ns#281872`` and
-``call pc+3#bpf_prog_<tag>_<name>``.  :func:`xlated_call_names` gives
-:func:`pybpf.isa.disassemble` the same names.
+This is the one reader of /proc/kallsyms.  The object loader resolves untyped
+``__ksym`` externs by name (:func:`address_of`); ``prog dump xlated`` names the
+calls of a program as the kernel rewrote it (:func:`xlated_call_names`): a
+helper or kfunc call's ``imm`` becomes the callee's address relative to
+``__bpf_call_base`` and a bpf-to-bpf call's ``imm`` the callee's index into the
+program's JIT symbols (its ``off`` keeps the relative target).  bpftool names
+both from kallsyms: ``call bpf_ktime_get_ns#281872`` and
+``call pc+3#bpf_prog_<tag>_<name>``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cache
 from pathlib import Path
 
 from ..isa.instruction import Instruction
@@ -19,11 +21,12 @@ from ..isa.opcodes import CallSrc
 
 KALLSYMS = Path("/proc/kallsyms")
 CALL_BASE_SYMBOL = "__bpf_call_base"
+_U64 = (1 << 64) - 1
 
 
-def read_kallsyms(path: Path = KALLSYMS) -> dict[int, str]:
-    """Address -> name of every symbol whose address is visible (not zeroed by kptr_restrict)."""
-    out: dict[int, str] = {}
+def read_entries(path: Path = KALLSYMS) -> list[tuple[int, str]]:
+    """(address, name) of every symbol whose address is visible (not zeroed by kptr_restrict)."""
+    out: list[tuple[int, str]] = []
     try:
         text = path.read_text(errors="replace")
     except OSError:
@@ -37,8 +40,40 @@ def read_kallsyms(path: Path = KALLSYMS) -> dict[int, str]:
         except ValueError:
             continue
         if address:
-            out.setdefault(address, parts[2])
+            out.append((address, parts[2]))
     return out
+
+
+@cache
+def _entries() -> tuple[tuple[int, str], ...]:
+    return tuple(read_entries())
+
+
+@cache
+def by_address() -> dict[int, str]:
+    """This machine's visible symbols by address, the first name of an address (read once)."""
+    out: dict[int, str] = {}
+    for address, name in _entries():
+        out.setdefault(address, name)
+    return out
+
+
+@cache
+def by_name() -> dict[str, int]:
+    """This machine's visible symbols by name; the first of a repeated name wins.
+
+    Built from the whole file, not from :func:`by_address`: aliases such as
+    ``_stext`` share an address with another symbol.
+    """
+    out: dict[str, int] = {}
+    for address, name in _entries():
+        out.setdefault(name, address)
+    return out
+
+
+def address_of(name: str) -> int:
+    """A kernel symbol's address, 0 when it is absent or hidden."""
+    return by_name().get(name, 0)
 
 
 def xlated_call_names(
@@ -49,7 +84,7 @@ def xlated_call_names(
     Returns None for an instruction it cannot name (no visible kernel
     addresses, not JIT-ed), so the plain spelling is used.
     """
-    syms = read_kallsyms() if symbols is None else symbols
+    syms = by_address() if symbols is None else symbols
     base = next((addr for addr, name in syms.items() if name == CALL_BASE_SYMBOL), None)
 
     def call_text(insn: Instruction) -> str | None:
@@ -60,8 +95,8 @@ def xlated_call_names(
                 return None
             address = jited_ksyms[insn.imm]
             return f"pc{insn.off:+d}#{syms.get(address, f'{address:#x}')}"
-        if insn.src == CallSrc.HELPER and base is not None:
-            name = syms.get(base + insn.imm)
+        if insn.src in (CallSrc.HELPER, CallSrc.KFUNC) and base is not None:
+            name = syms.get((base + insn.imm) & _U64)
             return f"{name}#{insn.imm}" if name is not None else None
         return None
 

@@ -20,6 +20,7 @@ import os
 from collections.abc import Iterator, Sequence
 
 from ..errors import BPFError, MapBatchError, MapError, MapKeyNotFoundError, map_error_class
+from ..maps.base import BatchResult
 from ..uapi import Cmd, MapFlag, MapType, UpdateFlag
 from . import syscall
 from .attr import OBJ_NAME_LEN, FdAttr, MapBatchAttr, MapCreateAttr, MapElemAttr, addr
@@ -339,43 +340,59 @@ class KernelMap(FDObject):
         if rc < 0:
             raise self._raise(Cmd.MAP_FREEZE, -rc)
 
-    # -- batch operations --------------------------------------------------
-    def _lookup_batch(self, cmd: Cmd, chunk: int) -> list[tuple[bytes, bytes]]:
-        if chunk <= 0:
-            raise MapError("batch chunk must be positive", errno=_errno.EINVAL, map_name=self.name)
+    # -- batch operations (the VM's signatures: count + cursor, BatchResult) ----------
+    def _lookup_batch(self, cmd: Cmd, count: int, cursor: bytes | None) -> BatchResult:
+        if count < 0:
+            raise MapError("batch count must be >= 0", errno=_errno.EINVAL, map_name=self.name or None)
+        if count == 0:
+            return BatchResult([], [], cursor)
         ks, vs = self.key_size, self.percpu_value_size
-        keys = ctypes.create_string_buffer(ks * chunk)
-        values = ctypes.create_string_buffer(vs * chunk)
+        keys = ctypes.create_string_buffer(ks * count)
+        values = ctypes.create_string_buffer(vs * count)
+        # The kernel's cursor is opaque: a bucket or an index, at most a key wide.
         token_size = max(ks, 8)
-        in_token: ctypes.Array[ctypes.c_char] | None = None
+        in_token = None if cursor is None else ctypes.create_string_buffer(bytes(cursor), token_size)
         out_token = ctypes.create_string_buffer(token_size)
-        result: list[tuple[bytes, bytes]] = []
+        attr = MapBatchAttr(
+            in_batch=addr(in_token),
+            out_batch=addr(out_token),
+            keys=addr(keys),
+            values=addr(values),
+            count=count,
+            map_fd=self.fd,
+        )
+        rc = syscall.bpf_raw(cmd, attr)
+        if rc < 0 and rc != -_errno.ENOENT:
+            raise self._raise(cmd, -rc)
+        got = attr.count
+        kraw, vraw = keys.raw, values.raw
+        return BatchResult(
+            [kraw[i * ks : (i + 1) * ks] for i in range(got)],
+            [vraw[i * vs : (i + 1) * vs] for i in range(got)],
+            None if rc == -_errno.ENOENT else out_token.raw,
+        )
+
+    def lookup_batch(self, count: int, cursor: bytes | None = None) -> BatchResult:
+        """BPF_MAP_LOOKUP_BATCH: up to ``count`` elements after ``cursor`` (None: from the start).
+
+        ``cursor`` of the result is None once the map is exhausted.
+        """
+        return self._lookup_batch(Cmd.MAP_LOOKUP_BATCH, count, cursor)
+
+    def lookup_and_delete_batch(self, count: int, cursor: bytes | None = None) -> BatchResult:
+        """BPF_MAP_LOOKUP_AND_DELETE_BATCH: as :meth:`lookup_batch`, removing what it returns."""
+        return self._lookup_batch(Cmd.MAP_LOOKUP_AND_DELETE_BATCH, count, cursor)
+
+    def lookup_all(self, chunk: int = _BATCH_CHUNK) -> list[tuple[bytes, bytes]]:
+        """Every (key, value) through as many batches of ``chunk`` as it takes."""
+        out: list[tuple[bytes, bytes]] = []
+        cursor: bytes | None = None
         while True:
-            attr = MapBatchAttr(
-                in_batch=addr(in_token),
-                out_batch=addr(out_token),
-                keys=addr(keys),
-                values=addr(values),
-                count=chunk,
-                map_fd=self.fd,
-            )
-            rc = syscall.bpf_raw(cmd, attr)
-            got = attr.count if rc >= 0 or rc == -_errno.ENOENT else 0
-            kraw, vraw = keys.raw, values.raw
-            result.extend((kraw[i * ks : (i + 1) * ks], vraw[i * vs : (i + 1) * vs]) for i in range(got))
-            if rc == -_errno.ENOENT:
-                return result
-            if rc < 0:
-                raise self._raise(cmd, -rc, f"after {len(result)} elements")
-            in_token = ctypes.create_string_buffer(out_token.raw, token_size)
-
-    def lookup_batch(self, chunk: int = _BATCH_CHUNK) -> list[tuple[bytes, bytes]]:
-        """Every (key, value) through BPF_MAP_LOOKUP_BATCH, ``chunk`` elements per call."""
-        return self._lookup_batch(Cmd.MAP_LOOKUP_BATCH, chunk)
-
-    def lookup_and_delete_batch(self, chunk: int = _BATCH_CHUNK) -> list[tuple[bytes, bytes]]:
-        """Drain the map: every (key, value), removed as read."""
-        return self._lookup_batch(Cmd.MAP_LOOKUP_AND_DELETE_BATCH, chunk)
+            res = self.lookup_batch(chunk, cursor)
+            out.extend(zip(res.keys, res.values, strict=True))
+            if res.cursor is None:
+                return out
+            cursor = res.cursor
 
     def _packed(self, items: Sequence[bytes], size: int, what: str) -> ctypes.Array[ctypes.c_char]:
         for item in items:
@@ -388,27 +405,24 @@ class KernelMap(FDObject):
         return ctypes.create_string_buffer(b"".join(bytes(i) for i in items), max(size * len(items), 1))
 
     def update_batch(
-        self,
-        keys: Sequence[bytes],
-        values: Sequence[bytes],
-        flags: int = 0,
-        elem_flags: int = UpdateFlags.ANY,
+        self, keys: Sequence[bytes], values: Sequence[bytes], flags: int = 0, elem_flags: int = 0
     ) -> int:
-        """BPF_MAP_UPDATE_BATCH; returns the count written (all, or it raises)."""
+        """BPF_MAP_UPDATE_BATCH: the number written; MapBatchError part way.
+
+        ``flags`` is the batch's own flags word; ``elem_flags`` may only be
+        BPF_F_LOCK (the kernel refuses anything else with EINVAL).  The
+        per-element error is the MapBatchError's ``cause``.
+        """
         if len(keys) != len(values):
             raise MapError(
-                "update_batch: keys and values differ in length", errno=_errno.EINVAL, map_name=self.name
+                "update_batch needs as many values as keys", errno=_errno.EINVAL, map_name=self.name
             )
         kbuf = self._packed(keys, self.key_size, "key")
         vbuf = self._packed(values, self.percpu_value_size, "value")
         attr = MapBatchAttr(
-            keys=addr(kbuf),
-            values=addr(vbuf),
-            count=len(keys),
-            map_fd=self.fd,
-            elem_flags=elem_flags,
-            flags=flags,
-        )
+            keys=addr(kbuf), values=addr(vbuf), count=len(keys), map_fd=self.fd,
+            elem_flags=elem_flags, flags=flags,
+        )  # fmt: skip
         rc = syscall.bpf_raw(Cmd.MAP_UPDATE_BATCH, attr)
         if rc < 0:
             cause = self._raise(Cmd.MAP_UPDATE_BATCH, -rc, f"{attr.count} of {len(keys)} written")
@@ -416,7 +430,7 @@ class KernelMap(FDObject):
         return int(attr.count)
 
     def delete_batch(self, keys: Sequence[bytes], flags: int = 0) -> int:
-        """BPF_MAP_DELETE_BATCH; returns the count deleted (all, or it raises)."""
+        """BPF_MAP_DELETE_BATCH: the number deleted; MapBatchError part way (e.g. a missing key)."""
         kbuf = self._packed(keys, self.key_size, "key")
         attr = MapBatchAttr(keys=addr(kbuf), count=len(keys), map_fd=self.fd, flags=flags)
         rc = syscall.bpf_raw(Cmd.MAP_DELETE_BATCH, attr)
@@ -424,6 +438,33 @@ class KernelMap(FDObject):
             cause = self._raise(Cmd.MAP_DELETE_BATCH, -rc, f"{attr.count} of {len(keys)} deleted")
             raise _batch_error(cause, int(attr.count), len(keys))
         return int(attr.count)
+
+    # -- the VM map's spelling of the same things ------------------------------------
+    @property
+    def percpu(self) -> bool:
+        return self.is_percpu
+
+    @property
+    def num_cpus(self) -> int:
+        """CPUs a per-CPU value has slots for (the possible CPUs)."""
+        return possible_cpus()
+
+    def iter_keys(self) -> Iterator[bytes]:
+        return self.keys()
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self.keys()
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.keys())
+
+    def peek(self) -> bytes:
+        """Queue/stack: the next value pop would return, left in place."""
+        return self.lookup(None)
+
+    def contains(self, value: bytes) -> bool:
+        """Bloom filter membership (the VM map's name for :meth:`contains_value`)."""
+        return self.contains_value(value)
 
 
 __all__ = [

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, replace
-from functools import cache
 
 from ..btf import (
     BTF,
@@ -39,6 +38,7 @@ from ..kconfig import kconfig_map_spec as kconfig_map_spec
 from ..kconfig import kernel_version_code as kernel_version_code
 from ..object.spec import BPF_F_RDONLY_PROG, ExternKind, MapKind, MapSpec, ObjectSpec
 from .btf_ids import KIND_FUNC, find_type_id
+from .kallsyms import address_of
 
 KSYMS_SEC = ".ksyms"
 KIND_VAR = 14
@@ -46,21 +46,6 @@ KIND_VAR = 14
 
 # A strong extern that cannot be resolved (one error type for both backends).
 ExternResolveError = ExternError
-
-
-@cache
-def kallsyms() -> dict[str, int]:
-    """Kernel symbol -> address from /proc/kallsyms (first occurrence wins)."""
-    symbols: dict[str, int] = {}
-    try:
-        with open("/proc/kallsyms") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) >= 3:
-                    symbols.setdefault(parts[2], int(parts[0], 16))
-    except OSError:
-        return {}
-    return symbols
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +87,10 @@ def resolve_ksyms(spec: ObjectSpec) -> dict[str, Ksym]:
                     raise ExternError(ext.name, "typed ksym is not in the kernel's BTF") from None
                 out[ext.name] = Ksym(ext.name, typed=True)
             continue
-        address = kallsyms().get(ext.name)
-        if address is None and not ext.weak:
-            raise ExternError(ext.name, "ksym is not in /proc/kallsyms")
-        out[ext.name] = Ksym(ext.name, address=address or 0)
+        address = address_of(ext.name)
+        if not address and not ext.weak:
+            raise ExternError(ext.name, "ksym is not in /proc/kallsyms (or its address is hidden)")
+        out[ext.name] = Ksym(ext.name, address=address)
     return out
 
 

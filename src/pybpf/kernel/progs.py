@@ -155,7 +155,9 @@ def load_program(
     ptype = _enum_or_int(ProgType, int(prog_type))
     if rc < 0:
         err = -rc
-        kernel = syscall.error(Cmd.PROG_LOAD, err, f"{getattr(ptype, 'uapi_name', ptype)} program {name!r}")
+        kernel = syscall.error(
+            Cmd.PROG_LOAD, err, f"{getattr(ptype, 'uapi_name', ptype)} program {name!r}", attr
+        )
         if log.strip():
             raise KernelVerifierError(
                 summary_line(log) or str(kernel), log, errno=err, command="prog_load", hint=kernel.hint
@@ -293,7 +295,7 @@ def test_run(
         detail = ""
         if -rc == _errno.ENOSPC:
             detail = f"output needs {attr.data_size_out} bytes, buffer has {out_size}"
-        raise syscall.error(Cmd.PROG_TEST_RUN, -rc, detail)
+        raise syscall.error(Cmd.PROG_TEST_RUN, -rc, detail, attr)
     data_out = dout.raw[: attr.data_size_out] if dout is not None else b""
     ctx_out = cout.raw[: attr.ctx_size_out] if cout is not None and ctx_in is not None else None
     return TestRun(retval=attr.retval, data_out=data_out, ctx_out=ctx_out, duration_ns=attr.duration)

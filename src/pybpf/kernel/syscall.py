@@ -198,17 +198,39 @@ def bpf_raw(cmd: Cmd, attr: ctypes._CData, size: int | None = None) -> int:
         return rc
 
 
+def last_set_field(attr: ctypes._CData) -> str | None:
+    """The last non-zero field of an attr structure: on E2BIG, the one the kernel likely lacks.
+
+    The kernel answers E2BIG when bytes past the attr layout it knows are non-zero,
+    so the furthest field we set is the first suspect.
+    """
+    fields = getattr(type(attr), "_fields_", None)
+    if not fields:
+        return None
+    raw = bytes(attr)
+    for name, *_ in reversed(fields):
+        offset, size = getattr(type(attr), name).offset, getattr(type(attr), name).size
+        if any(raw[offset : offset + size]):
+            return str(name)
+    return None
+
+
 def bpf(cmd: Cmd, attr: ctypes._CData, size: int | None = None, *, detail: str = "") -> int:
     """bpf(2): the result (often a new fd) or a raised :class:`KernelError`."""
     rc = bpf_raw(cmd, attr, size)
     if rc < 0:
-        raise _fail(cmd.uapi_name, cmd, -rc, detail)
+        raise error(cmd, -rc, detail, attr)
     return rc
 
 
-def error(cmd: Cmd, err: int, detail: str = "") -> KernelError:
+def error(cmd: Cmd, err: int, detail: str = "", attr: ctypes._CData | None = None) -> KernelError:
     """The KernelError :func:`bpf` would raise for ``err`` (for callers of :func:`bpf_raw`)."""
-    return _fail(cmd.uapi_name, cmd, err, detail)
+    exc = _fail(cmd.uapi_name, cmd, err, detail)
+    if err == _errno.E2BIG and attr is not None:
+        field = last_set_field(attr)
+        if field is not None:
+            exc.hint = f"{exc.hint}; the last field set is {field!r}: this kernel may not know it"
+    return exc
 
 
 def perf_event_open(attr: ctypes._CData, pid: int, cpu: int, group_fd: int = -1, flags: int = 0) -> int:

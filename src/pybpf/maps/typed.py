@@ -199,11 +199,12 @@ class TypedMap(MutableMapping[Any, Any]):
     def __init__(self, raw: Map, key_type: Any = None, value_type: Any = None, *, btf: Any = None) -> None:
         if raw.key_size == 0:
             raise MapError(f"{raw.map_type.uapi_name} maps have no keys; use the raw API", map_name=raw.name)
-        btf = btf if btf is not None else raw.spec.btf
-        if key_type is None and btf is not None and raw.spec.btf_key:
-            key_type = raw.spec.btf_key
-        if value_type is None and btf is not None and raw.spec.btf_value:
-            value_type = raw.spec.btf_value
+        spec: Any = getattr(raw, "spec", None)  # a kernel map has none: its caller passes BTF and ids
+        btf = btf if btf is not None else getattr(spec, "btf", None)
+        if key_type is None and btf is not None:
+            key_type = getattr(spec, "btf_key", None)
+        if value_type is None and btf is not None:
+            value_type = getattr(spec, "btf_value", None)
         self.raw = raw
         self.key_codec = _codec(raw.key_size, key_type, btf)
         self.value_codec = _codec(raw.value_size, value_type, btf)

@@ -244,9 +244,22 @@ class SkbContext:
         c.set_u32("hash", self.hash)
 
 
+ETH_P_802_3_MIN = 0x0600
+ETH_P_802_3 = 0x0001
+ETH_P_802_2 = 0x0004
+
+
 def _eth_proto_raw(frame: bytes) -> int:
-    """The ethertype as __sk_buff.protocol holds it: the big-endian field read as little-endian."""
-    return int.from_bytes(frame[12:14], "little")
+    """__sk_buff.protocol as eth_type_trans sets it, read as the u32 the context holds.
+
+    A field below 0x600 is an 802.3 length, not an EtherType: the kernel then
+    reports ETH_P_802_3 for a raw Novell frame (payload starting 0xFFFF) and
+    ETH_P_802_2 otherwise -- also when the payload is too short to tell.
+    """
+    proto = int.from_bytes(frame[12:14], "big")
+    if proto < ETH_P_802_3_MIN:
+        proto = ETH_P_802_3 if frame[14:16] == b"\xff\xff" else ETH_P_802_2
+    return int.from_bytes(proto.to_bytes(2, "big"), "little")
 
 
 def _pkt_type(frame: bytes) -> int:

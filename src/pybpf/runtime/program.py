@@ -19,6 +19,7 @@ from ..isa.instruction import Instruction
 from ..isa.opcodes import CallSrc, InsnClass, JmpOp, PseudoSrc
 from ..progtypes.base import ProgTypeSpec
 from ..progtypes.ctx_rewrite import check_ctx_access_all
+from ..uapi import AttachType
 from ..vm.machine import DEFAULT_MAX_INSTRUCTIONS, VM, Engine
 from ..vm.memory import SLOT_BITS, Perm, Region
 from .packet import PacketBuffer
@@ -49,9 +50,12 @@ class VmProgram:
         max_instructions: int = DEFAULT_MAX_INSTRUCTIONS,
         check_helpers: bool = True,
         kfuncs: Sequence[KfuncSpec] = (),
+        expected_attach_type: AttachType | None = None,
     ) -> None:
         self.name = name
         self.spec = spec
+        #: The load-time attach type: some hooks (XDP devmap/cpumap) cannot be test-run.
+        self.expected_attach_type = expected_attach_type
         self.runtime = runtime
         self.helpers = _with_kfuncs(helpers, kfuncs)
         self.engine: Engine = engine

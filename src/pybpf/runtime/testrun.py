@@ -42,7 +42,7 @@ from ..maps.flags import ENOTSUPP
 from ..progtypes.skb import ETH_HLEN, SK_BUFF_SIZE
 from ..progtypes.tracing import MAX_BPF_FUNC_ARGS, PERF_EVENT_DATA, PT_REGS_SIZE
 from ..progtypes.xdp import XDP_METADATA_MAX, XDP_PACKET_HEADROOM
-from ..uapi import ProgType
+from ..uapi import AttachType, ProgType
 from .contexts import (
     SKB_SHARED_INFO_SIZE,
     XDP_FRAME_BYTES,
@@ -185,6 +185,9 @@ def _xdp(
 ) -> TestRun:
     if flags & ~BPF_F_TEST_XDP_LIVE_FRAMES:
         raise TestRunError(errno.EINVAL, f"unknown flags {flags:#x} for an XDP test run")
+    if program.expected_attach_type in (AttachType.XDP_DEVMAP, AttachType.XDP_CPUMAP):
+        # The kernel's XDP test run refuses these hooks: they run on redirected frames only.
+        raise TestRunError(errno.EINVAL, "XDP devmap/cpumap programs cannot be test-run (as in the kernel)")
     if flags & BPF_F_TEST_XDP_LIVE_FRAMES:
         raise NotSupportedError(
             "live-frame XDP test runs (BPF_F_TEST_XDP_LIVE_FRAMES) need the kernel backend"
