@@ -21,7 +21,7 @@ from typing import Any
 import click
 
 from ..errors import BPFError, NotSupportedError
-from ..isa.opcodes import AluOp, InsnClass
+from ..isa.opcodes import AluOp, InsnClass, Source
 from .keywords import Keyword, dispatch, keyword_command, match_prefix, parse_keywords, text_arg
 from .options import emit_json, options
 from .refs import no_more, parse_ref
@@ -79,6 +79,10 @@ def _hex_bytes(insn: Any) -> str:
     return " ".join(f"{b:02x}" for b in encode([insn], validate=False))
 
 
+# The kernel's per-CPU address mov is ``r = r`` (ALU64 | MOV | X) with off = -1.
+_MOV64_REG = InsnClass.ALU64 | AluOp.MOV | Source.X
+
+
 def _disasm(insn: Any, pc: int | None = None, *, call_text: Any = None) -> str:
     """bpftool's text of one instruction; a kfunc call is named from its relocation.
 
@@ -90,7 +94,7 @@ def _disasm(insn: Any, pc: int | None = None, *, call_text: Any = None) -> str:
     from ..isa.disasm import format_insn
     from ..isa.opcodes import CallSrc
 
-    if insn.cls == InsnClass.ALU64 and insn.alu_op == AluOp.MOV and insn.off == -1:
+    if insn.opcode == _MOV64_REG and insn.off == -1:
         # The kernel's per-CPU address mov (off = BPF_ADDR_PERCPU): bpftool prints the plain mov.
         insn = replace(insn, off=0)
     text = format_insn(insn, "kernel", pc, call_text=call_text)
