@@ -71,6 +71,23 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     pytest.skip(reason)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """In CI (``PYBPF_REQUIRE_KERNEL=1``) a skipped test is a failed one.
+
+    CI installs every reference tool and runs as root on a kernel with BTF, so a
+    skip there can only hide something that did not run: a missing tool, a
+    fixture not built, a kernel feature that vanished.  Expected failures
+    (xfail) are left alone.
+    """
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and not hasattr(report, "wasxfail") and os.environ.get("PYBPF_REQUIRE_KERNEL") == "1":
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped under PYBPF_REQUIRE_KERNEL=1, where every test must run: {reason}"
+
+
 _CONFORMANCE: dict[str, bool] = {}
 
 
