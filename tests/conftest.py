@@ -3,7 +3,9 @@
 Tests marked ``kernel`` need root and a working bpf(2).  Without them they skip
 with the reason; with ``PYBPF_REQUIRE_KERNEL=1`` (as CI sets it) the skip becomes
 a failure, so CI can never pass while silently not running them.  The same holds
-for the external tools a test compares against (:func:`needs_tools`).
+for the external tools a test compares against (:func:`needs_tools`), and for
+every other skip (``pytest_runtest_makereport``): CI has every tool and the
+kernel, so nothing there has a true reason to skip.
 """
 
 from __future__ import annotations
