@@ -51,7 +51,9 @@ def _pcap_with_one_udp_frame(path: str) -> None:
 
     udp = dpkt.udp.UDP(sport=1234, dport=53, data=b"hello")
     udp.ulen = len(udp)
-    ip = dpkt.ip.IP(src=bytes([192, 168, 72, 1]), dst=bytes([192, 168, 72, 2]), p=dpkt.ip.IP_PROTO_UDP, data=udp)
+    ip = dpkt.ip.IP(
+        src=bytes([192, 168, 72, 1]), dst=bytes([192, 168, 72, 2]), p=dpkt.ip.IP_PROTO_UDP, data=udp
+    )
     ip.len = len(ip)
     eth = dpkt.ethernet.Ethernet(src=b"\x00" * 5 + b"\x01", dst=b"\xff" * 6, data=ip)
     with open(path, "wb") as f:
