@@ -272,5 +272,16 @@ class KernelError(BPFError):
         self.errno = errno
 
 
+class StructOpsError(BPFError):
+    """A struct_ops variable that does not fit the kernel's struct (names the member)."""
+
+    def __init__(
+        self, message: str, *, struct_ops: str | None, member: str | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.struct_ops = struct_ops
+        self.member = member
+
+
 class NotSupportedError(BPFError):
     """A feature pybpf (or this machine) does not provide, naming what is missing."""

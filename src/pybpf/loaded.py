@@ -126,11 +126,27 @@ class LoadedObject:
         from .backends.kernel import can_auto_attach
 
         links = []
-        for program in self.programs.values():
-            if can_auto_attach(program.spec):
-                links.append(program.attach())
-        self.links.extend(links)
+        try:
+            for program in self.programs.values():
+                if can_auto_attach(program.spec):
+                    links.append(program.attach())
+            ready = getattr(self.backend, "struct_ops_ready", None)
+            for name in self.spec.struct_ops:
+                if ready is not None and ready(name):
+                    links.append(self.attach_struct_ops(name))
+        finally:
+            self.links.extend(links)
         return links
+
+    def attach_struct_ops(self, name: str) -> Any:
+        """Register the struct_ops variable ``name`` (a TCP congestion control...) with the kernel.
+
+        Returns a Link: closing or detaching it unregisters; the object closes it on exit.
+        """
+        attach = getattr(self.backend, "attach_struct_ops", None)
+        if attach is None:
+            raise NotSupportedError(f"the {self.backend.name} backend cannot register struct_ops")
+        return attach(name)
 
     def global_bytes(self, name: str) -> bytes:
         """Current bytes of a global variable (read from its data map's storage)."""

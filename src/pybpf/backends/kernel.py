@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..elf.sections import AttachKind
-from ..errors import KernelError, MapError, NotSupportedError, ObjectParseError
+from ..errors import KernelError, MapError, NotSupportedError, ObjectParseError, StructOpsError
 from ..isa.instruction import Instruction
 from ..isa.opcodes import CallSrc, PseudoSrc
 from ..kernel import links as klinks
@@ -43,8 +43,9 @@ from ..kernel.objload import (
 )
 from ..kernel.pin import BPFFS, ensure_bpffs, get_pinned, pin_fd
 from ..kernel.progs import KernelProgram, ProgFlags, load_program
+from ..kernel.struct_ops import StructOpsPlan, plan_struct_ops, program_targets, register
 from ..maps.typed import TypedMap
-from ..object.spec import MapSpec, ObjectSpec, PinType, ProgramSpec
+from ..object.spec import MapKind, MapSpec, ObjectSpec, PinType, ProgramSpec
 from ..runtime.mapview import MapView
 from ..uapi import AttachType, MapType, ProgType
 from .testrun import TestRun
@@ -155,6 +156,10 @@ class KernelBackend:
         self._programs: list[KernelProgram] = []
         self._links: list[klinks.Link] = []
         self.reused_pins: set[str] = set()
+        self._struct_ops: dict[str, StructOpsPlan] = {}
+        self._struct_ops_targets: dict[str, tuple[int, int]] = {}
+        self._struct_ops_maps: dict[str, KernelMap] = {}
+        self._loaded: dict[str, KernelProgram] = {}
 
     # -- whole-object steps ------------------------------------------------------
     def prepare(self, spec: ObjectSpec) -> ObjectSpec:
@@ -166,6 +171,8 @@ class KernelBackend:
             raw = prepare_btf(spec, self._kconfig)
             self.btf = load_btf(raw, log_level=0)
             self._strings = string_offsets(spec.btf)
+        if spec.struct_ops:
+            spec = self._prepare_struct_ops(spec)
         if self._kconfig is None:
             return spec
         kmap = kconfig_map_spec(spec, self._kconfig)
@@ -176,6 +183,25 @@ class KernelBackend:
         self._kconfig_map = kmap.name
         maps = dict(spec.maps)
         maps[kmap.name] = kmap
+        return replace(spec, maps=maps)
+
+    def _prepare_struct_ops(self, spec: ObjectSpec) -> ObjectSpec:
+        """Match each struct_ops variable against the kernel's struct; add its map to the spec."""
+        if spec.btf is None:
+            raise ObjectParseError("struct_ops variables need the object's BTF, which is missing")
+        maps = dict(spec.maps)
+        for name, so in spec.struct_ops.items():
+            if name in maps:
+                raise StructOpsError(
+                    f"struct_ops {name}: a map of the same name already exists", struct_ops=name
+                )
+            plan = plan_struct_ops(so, spec.btf)
+            self._struct_ops[name] = plan
+            maps[name] = MapSpec(
+                name, MapType.STRUCT_OPS, 4, plan.value_size, 1,
+                flags=plan.map_flags, kind=MapKind.STRUCT_OPS, section=so.section,
+            )  # fmt: skip
+        self._struct_ops_targets = program_targets(self._struct_ops)
         return replace(spec, maps=maps)
 
     def finalize(self, maps: dict[str, Any], programs: dict[str, Any]) -> None:
@@ -256,6 +282,17 @@ class KernelBackend:
         return KernelMapView(self._create_raw(spec), btf, spec.key_type_id, spec.value_type_id)
 
     def _create_raw(self, spec: MapSpec) -> KernelMap:
+        plan = self._struct_ops.get(spec.name) if spec.kind is MapKind.STRUCT_OPS else None
+        if plan is not None and self.btf is not None:
+            # the kernel wants the object's BTF even though the value type is vmlinux's
+            so_map = create_map(
+                MapType.STRUCT_OPS, 4, plan.value_size, 1, flags=plan.map_flags,
+                name=kernel_object_name(spec.name), btf_fd=self.btf.fd,
+                btf_vmlinux_value_type_id=plan.value_type_id,
+            )  # fmt: skip
+            self._maps.append(so_map)
+            self._struct_ops_maps[spec.name] = so_map
+            return so_map
         if spec.pinning == PinType.BY_NAME:
             if self.pin_root == BPFFS:
                 ensure_bpffs(self.pin_root)
@@ -318,10 +355,18 @@ class KernelBackend:
         return insn
 
     def load_program(self, spec: ProgramSpec, maps: dict[str, Any]) -> KernelProgram:
+        expected_attach_type: AttachType | int | None = spec.expected_attach_type
+        attach_btf_id = 0
         if spec.prog_type == ProgType.STRUCT_OPS:
-            raise NotSupportedError(
-                f"program {spec.name}: struct_ops programs need a struct_ops map (not yet)"
-            )
+            target = self._struct_ops_targets.get(spec.name)
+            if target is None:
+                raise StructOpsError(
+                    f"program {spec.name}: a struct_ops program that fills no member of any "
+                    ".struct_ops variable (the kernel needs the struct and member it implements)",
+                    struct_ops=None,
+                    hint="load only the programs you use (programs=[...]), as libbpf skips unused ones",
+                )
+            attach_btf_id, expected_attach_type = target
         if spec.prog_type == ProgType.EXT:
             raise NotSupportedError(f"program {spec.name}: freplace needs a target program fd (not yet)")
         insns = [self._relocate(spec, insn, maps) for insn in spec.instructions]
@@ -330,7 +375,6 @@ class KernelBackend:
             flags |= ProgFlags.SLEEPABLE
         if spec.frags:
             flags |= ProgFlags.XDP_HAS_FRAGS
-        attach_btf_id = 0
         if spec.prog_type in (ProgType.TRACING, ProgType.LSM):
             attach_btf_id = _btf_attach_id(spec)
         func_info = b""
@@ -346,7 +390,7 @@ class KernelBackend:
             spec.prog_type,
             name=kernel_object_name(spec.name),
             license=spec.license or "GPL",
-            expected_attach_type=spec.expected_attach_type,
+            expected_attach_type=expected_attach_type,
             kern_version=kern_version,
             prog_flags=flags,
             attach_btf_id=attach_btf_id,
@@ -357,6 +401,7 @@ class KernelBackend:
             log_size=self.log_size,
         )
         self._programs.append(program)
+        self._loaded[spec.name] = program
         return program
 
     def test_run(
@@ -390,6 +435,21 @@ class KernelBackend:
         self._links.append(link)
         return link
 
+    def attach_struct_ops(self, name: str) -> klinks.Link:
+        """Register the struct_ops variable ``name`` with the kernel; closing the Link unregisters."""
+        plan = self._struct_ops.get(name)
+        bpf_map = self._struct_ops_maps.get(name)
+        if plan is None or bpf_map is None:
+            raise StructOpsError(f"no struct_ops variable named {name!r} in this object", struct_ops=name)
+        link = register(bpf_map, plan, {n: p.fd for n, p in self._loaded.items()})
+        self._links.append(link)
+        return link
+
+    def struct_ops_ready(self, name: str) -> bool:
+        """True when every program the struct_ops variable ``name`` needs is loaded."""
+        plan = self._struct_ops.get(name)
+        return plan is not None and all(slot.program in self._loaded for slot in plan.slots)
+
     def pin(self, handle: Any, path: str) -> None:
         pin_fd(handle.fd, path)
 
@@ -406,6 +466,8 @@ class KernelBackend:
         self._links.clear()
         self._programs.clear()
         self._maps.clear()
+        self._loaded.clear()
+        self._struct_ops_maps.clear()
 
 
 #: sizeof(struct xdp_md) / sizeof(struct __sk_buff): what test_run writes back as ctx_out.
@@ -474,6 +536,11 @@ def attach_program(
         if target is None:
             raise NotSupportedError(f"program {spec.name}: cgroup programs need a cgroup path to attach to")
         return klinks.attach_cgroup(program, target, spec.expected_attach_type)
+    if ptype == ProgType.STRUCT_OPS:
+        raise NotSupportedError(
+            f"program {spec.name}: struct_ops programs run when their struct_ops variable is "
+            "registered: attach the object (attach_all / attach_struct_ops(name))"
+        )
     if ptype == ProgType.KPROBE and options.get("binary"):
         # libbpf's bpf_program__attach_uprobe: any kprobe-type program, on a binary + symbol.
         binary = str(options["binary"])

@@ -42,6 +42,7 @@ class MapKind(Enum):
     RODATA = "rodata"  # .rodata, .rodata.*
     BSS = "bss"  # .bss, .bss.*
     KCONFIG = "kconfig"  # .kconfig externs
+    STRUCT_OPS = "struct_ops"  # a .struct_ops / .struct_ops.link variable (kernel backend)
 
 
 class ExternKind(Enum):
