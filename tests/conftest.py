@@ -16,6 +16,7 @@ import platform
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -130,3 +131,36 @@ def pin_root() -> Iterator[str]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+STRUCT_OPS_NAMES = ("pybpf_cc", "pybpf_cc_link")
+"""The TCP congestion controls the struct_ops fixtures define (names global to the kernel)."""
+
+
+def tcp_available_congestion_control() -> list[str]:
+    with open("/proc/sys/net/ipv4/tcp_available_congestion_control") as f:
+        return f.read().split()
+
+
+def struct_ops_maps() -> dict[str, dict[str, Any]]:
+    """``bpftool -j struct_ops show`` (every struct_ops map, registered or not) of the fixtures, by name."""
+    import json
+    import subprocess
+
+    out = subprocess.run(["bpftool", "-j", "struct_ops", "show"], capture_output=True, text=True, check=True)
+    return {so["name"]: so for so in json.loads(out.stdout) if so["name"] in STRUCT_OPS_NAMES}
+
+
+@pytest.fixture
+def struct_ops_registry() -> Iterator[None]:
+    """One test at a time with the struct_ops fixtures' maps, across xdist workers (a file lock),
+    and none of them left behind: not registered, no map, before and after."""
+    import fcntl
+
+    with open("/tmp/pybpf-issue5-struct-ops.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        assert struct_ops_maps() == {}
+        assert not set(STRUCT_OPS_NAMES) & set(tcp_available_congestion_control())
+        yield
+        assert struct_ops_maps() == {}, "a struct_ops map outlived its test"
+        assert not set(STRUCT_OPS_NAMES) & set(tcp_available_congestion_control())

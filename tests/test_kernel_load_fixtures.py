@@ -3,8 +3,8 @@
 What this kernel refuses is asserted precisely, so a change in either pybpf or the
 machine shows up: fentry/fexit/fmod_ret/LSM programs (EPERM here), typed ksyms
 (no kallsyms address for per-CPU variables), lirc_mode2 (EINVAL, no rc-core),
-struct_ops and freplace (pybpf does not load them yet), and one v1 codegen the
-verifier rejects.
+freplace (pybpf does not load it yet), and one v1 codegen the verifier rejects.
+The struct_ops fixtures load whole (serialized: their algorithm names are global).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pybpf.errors import KernelError, NotSupportedError, VerifierError
 from pybpf.kernel.objload import kernel_version_code
 from pybpf.loaded import load
 from pybpf.object.spec import ObjectSpec
+from pybpf.uapi import MapType
 
 FIXTURES = Path(__file__).resolve().parent / "bpf"
 
@@ -76,9 +77,14 @@ def test_typed_ksym_refused_by_verifier(version: str) -> None:
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_struct_ops_not_supported(version: str) -> None:
-    with pytest.raises(NotSupportedError):
-        load(FIXTURES / f"struct_ops.{version}.o", backend="kernel")
+@pytest.mark.parametrize("fixture", ["struct_ops", "struct_ops_link"])
+def test_struct_ops_fixtures_load_whole(fixture: str, version: str, struct_ops_registry: None) -> None:
+    """Their programs and a struct_ops map per variable (registering them: test_kernel_struct_ops)."""
+    spec = ObjectSpec.from_file(FIXTURES / f"{fixture}.{version}.o")
+    with load(spec, backend="kernel") as obj:
+        assert set(obj.programs) == set(spec.programs)
+        for name in spec.struct_ops:
+            assert obj.maps[name].raw.info().type == MapType.STRUCT_OPS
 
 
 def test_subprog_in_section_v1_rejected_v3_v4_load() -> None:

@@ -10,10 +10,11 @@
  * a minimal local `struct tcp_congestion_ops` (libbpf/pybpf match members
  * by name against kernel BTF), BPF_PROG argument unpacking.
  * The algorithm ("pybpf_cc") keeps cwnd: ssthresh = max(cwnd/2, 2),
- * cong_avoid does nothing, undo_cwnd returns the current cwnd.
+ * cong_avoid only counts its calls (in .bss, so a test sees the kernel's TCP
+ * stack run it), undo_cwnd returns the current cwnd.
  *
- * `bpftool prog loadall` loads it; registering the algorithm (attaching the
- * map) additionally needs BPF trampolines in the kernel.
+ * `bpftool struct_ops register` loads and registers it; so does pybpf's
+ * kernel backend (attach_all), after which sockets may select "pybpf_cc".
  */
 #include "fixture.h"
 #include <bpf/bpf_tracing.h>
@@ -39,9 +40,12 @@ __u32 BPF_PROG(pybpf_ssthresh, struct sock *sk)
 	return cwnd / 2 > 2 ? cwnd / 2 : 2;
 }
 
+__u64 cong_avoid_calls;
+
 SEC("struct_ops/pybpf_cong_avoid")
 void BPF_PROG(pybpf_cong_avoid, struct sock *sk, __u32 ack, __u32 acked)
 {
+	__sync_fetch_and_add(&cong_avoid_calls, 1);
 }
 
 SEC("struct_ops/pybpf_undo_cwnd")

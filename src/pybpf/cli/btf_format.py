@@ -36,7 +36,7 @@ def btf_value(btf: Any, type_id: int, raw: bytes, off: int = 0, depth: int = 0) 
                 return ev.name
         return value
     if isinstance(t, Ptr):
-        return hex(int.from_bytes(chunk, "little"))
+        return int.from_bytes(chunk, "little")  # bpftool -j prints pointers as unsigned numbers
     if isinstance(t, Array):
         elem = btf.resolve(t.type_id)
         if isinstance(elem, Int) and elem.size == 1 and (elem.char or elem.name in ("char", "signed char")):

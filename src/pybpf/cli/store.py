@@ -420,7 +420,7 @@ class KernelStore:
         out: dict[str, Any] = {
             "id": info.id,
             "type": _prog_type_name(info.type),
-            "name": info.name,
+            "name": _full_prog_name(fd, info),
             "tag": info.tag,
             "gpl_compatible": info.gpl_compatible,
             "loaded_at": _boot_to_epoch(info.load_time_ns),
@@ -577,6 +577,13 @@ class KernelStore:
             with contextlib.suppress(BPFError, OSError):
                 om.btf = kernel_btf(info.btf_id)
                 om.key_type_id, om.value_type_id = info.btf_key_type_id, info.btf_value_type_id
+        elif info.btf_vmlinux_value_type_id:
+            # a struct_ops map: its value is the kernel's bpf_struct_ops_<struct> wrapper
+            with contextlib.suppress(BPFError, OSError):
+                from ..kernel.struct_ops import vmlinux_btf
+
+                om.btf = vmlinux_btf()
+                om.value_type_id = info.btf_vmlinux_value_type_id
         return om
 
     def map_pin(self, ref: Ref, path: str) -> None:
@@ -664,6 +671,25 @@ class KernelStore:
                 rec["name"] = info.name
             out.append(rec)
         return out
+
+
+def _full_prog_name(fd: int, info: Any) -> str:
+    """The program's name; one the kernel cut at 15 bytes is read back from its BTF, as bpftool does.
+
+    The kernel keeps BPF_OBJ_NAME_LEN - 1 bytes of a name; bpftool then prints the
+    name of the program's first func_info FUNC instead, when the program has BTF.
+    """
+    from ..kernel.attr import OBJ_NAME_LEN
+    from ..kernel.info import prog_debug_info
+
+    name = str(info.name)
+    if len(name) != OBJ_NAME_LEN - 1 or not info.btf_id or not info.nr_func_info:
+        return name
+
+    with contextlib.suppress(BPFError, OSError, IndexError):
+        debug = prog_debug_info(fd)
+        return str(kernel_btf(debug.btf_id).name_of(debug.func_info[0][1])) or name
+    return name
 
 
 def kernel_btf(btf_id: int) -> Any:
