@@ -27,7 +27,7 @@ import pytest
 
 from conftest import needs_tools, struct_ops_maps, tcp_available_congestion_control
 from pybpf.btf import BTF
-from pybpf.errors import NotSupportedError, StructOpsError
+from pybpf.errors import NotSupportedError, StructOpsError, VerifierError
 from pybpf.kernel.btf_ids import KIND_STRUCT, find_type_id
 from pybpf.kernel.struct_ops import plan_struct_ops
 from pybpf.loaded import load
@@ -223,16 +223,21 @@ char LICENSE[] SEC("license") = "GPL";
 """
 
 
-def compile_bad(tmp_path: Path, *, extra: str = "", init: str = "", name_len: int = 16) -> ObjectSpec:
-    src = tmp_path / "bad.bpf.c"
-    src.write_text(BAD_SOURCE % {"extra": extra, "init": init, "name_len": name_len})
-    obj = tmp_path / "bad.o"
+def clang_object(tmp_path: Path, name: str, source: str) -> ObjectSpec:
+    """The parsed object clang-19 builds from ``source`` (what a user's build would give)."""
+    src = tmp_path / f"{name}.bpf.c"
+    src.write_text(source)
+    obj = tmp_path / f"{name}.o"
     subprocess.run(
         ["clang-19", "-O2", "-g", "-target", "bpf", "-D__TARGET_ARCH_x86", "-I/usr/include/x86_64-linux-gnu",
          "-c", str(src), "-o", str(obj)],
         check=True, capture_output=True,
     )  # fmt: skip
     return ObjectSpec.from_file(obj)
+
+
+def compile_bad(tmp_path: Path, *, extra: str = "", init: str = "", name_len: int = 16) -> ObjectSpec:
+    return clang_object(tmp_path, "bad", BAD_SOURCE % {"extra": extra, "init": init, "name_len": name_len})
 
 
 @kernel
@@ -294,3 +299,39 @@ def test_vm_refuses_struct_ops_with_a_typed_error(version: str) -> None:
     for fixture in ("struct_ops", "struct_ops_link"):
         with pytest.raises(NotSupportedError, match="struct_ops"):
             load(FIXTURES / f"{fixture}.{version}.o")
+
+
+SLEEPY_SOURCE = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+struct sock;
+struct tcp_congestion_ops {
+	__u32 (*ssthresh)(struct sock *sk);
+	char name[16];
+} __attribute__((preserve_access_index));
+SEC("%s/sleepy_ssthresh")
+__u32 BPF_PROG(sleepy_ssthresh, struct sock *sk)
+{
+	char buf[4];
+
+	bpf_copy_from_user(buf, sizeof(buf), (void *)0);  /* a helper that may sleep */
+	return 2;
+}
+SEC(".struct_ops")
+struct tcp_congestion_ops pybpf_sleepy = { .ssthresh = (void *)sleepy_ssthresh, .name = "pybpf_sleepy" };
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+@kernel
+@needs_tools("clang-19")
+def test_sleepable_struct_ops_program_is_loaded_sleepable(tmp_path: Path) -> None:
+    """struct_ops.s/ reaches the kernel with BPF_F_SLEEPABLE: the verifier accepts a helper that
+    may sleep there, and refuses the same program from struct_ops/."""
+    specs = {sec: clang_object(tmp_path, sec, SLEEPY_SOURCE % sec) for sec in ("struct_ops.s", "struct_ops")}
+    assert specs["struct_ops.s"].programs["sleepy_ssthresh"].sleepable
+    with load(specs["struct_ops.s"], backend="kernel") as obj:
+        assert obj.programs["sleepy_ssthresh"].handle.info().type == ProgType.STRUCT_OPS
+    with pytest.raises(VerifierError, match="might sleep in a non-sleepable prog"):
+        load(specs["struct_ops"], backend="kernel")
