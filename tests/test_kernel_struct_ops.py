@@ -335,3 +335,33 @@ def test_sleepable_struct_ops_program_is_loaded_sleepable(tmp_path: Path) -> Non
         assert obj.programs["sleepy_ssthresh"].handle.info().type == ProgType.STRUCT_OPS
     with pytest.raises(VerifierError, match="might sleep in a non-sleepable prog"):
         load(specs["struct_ops"], backend="kernel")
+
+
+OTHER_STRUCT_SOURCE = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+struct %(struct)s {
+	int (*open)(void *a, void *b);
+} __attribute__((preserve_access_index));
+SEC("struct_ops/other_open")
+int other_open(unsigned long long *ctx) { return 0; }
+SEC(".struct_ops")
+struct %(struct)s pybpf_other = { .open = (void *)other_open };
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+@kernel
+@needs_tools("clang-19")
+@pytest.mark.parametrize(
+    ("struct_name", "message"),
+    [
+        ("pybpf_no_such_ops", "the kernel has no struct pybpf_no_such_ops in its vmlinux BTF"),
+        ("file_operations", "does not accept struct file_operations as struct_ops"),
+    ],
+)
+def test_struct_the_kernel_does_not_offer(tmp_path: Path, struct_name: str, message: str) -> None:
+    spec = clang_object(tmp_path, "other", OTHER_STRUCT_SOURCE % {"struct": struct_name})
+    with pytest.raises(StructOpsError, match=message) as exc:
+        load(spec, backend="kernel")
+    assert exc.value.struct_ops == "pybpf_other"

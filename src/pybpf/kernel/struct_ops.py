@@ -110,11 +110,8 @@ def _is_func_ptr(btf: BTF, type_id: int) -> bool:
     return isinstance(t, Ptr) and isinstance(btf.resolve(t.type_id), FuncProto)
 
 
-def _kernel_struct(kbtf: BTF, name: str) -> Struct:
-    for t in kbtf.find_all(name, Kind.STRUCT):
-        if isinstance(t, Struct):
-            return t
-    raise StructOpsError(f"the kernel has no struct {name} in its BTF", struct_ops=None)
+def _struct(kbtf: BTF, name: str) -> Struct | None:
+    return next((t for t in kbtf.find_all(name, Kind.STRUCT) if isinstance(t, Struct)), None)
 
 
 def plan_struct_ops(so: StructOpsSpec, local: BTF, kbtf: BTF | None = None) -> StructOpsPlan:
@@ -129,17 +126,17 @@ def plan_struct_ops(so: StructOpsSpec, local: BTF, kbtf: BTF | None = None) -> S
     def fail(message: str, member: str | None = None) -> StructOpsError:
         return StructOpsError(f"struct_ops {so.name}: {message}", struct_ops=so.name, member=member)
 
-    try:
-        kstruct = _kernel_struct(kbtf, so.type_name)
-    except StructOpsError:
-        raise fail(f"the kernel has no struct {so.type_name} in its BTF") from None
+    kstruct = _struct(kbtf, so.type_name)
+    if kstruct is None:
+        exc = fail(f"the kernel has no struct {so.type_name} in its vmlinux BTF")
+        exc.hint = "struct_ops types defined by kernel modules are not supported"
+        raise exc
     wrapper_name = WRAPPER_PREFIX + so.type_name
-    wrappers = [t for t in kbtf.find_all(wrapper_name, Kind.STRUCT) if isinstance(t, Struct)]
-    if not wrappers:
+    wrapper = _struct(kbtf, wrapper_name)
+    if wrapper is None:
         raise fail(
             f"the kernel does not accept struct {so.type_name} as struct_ops (no {wrapper_name} in its BTF)"
         )
-    wrapper = wrappers[0]
     data_member = next((m for m in wrapper.members if m.name == "data"), None)
     if data_member is None or data_member.bits_offset % 8:
         raise fail(f"{wrapper_name} in the kernel BTF has no byte-aligned 'data' member")
