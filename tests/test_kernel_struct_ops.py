@@ -20,6 +20,7 @@ import os
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +47,16 @@ def bpftool(*args: str) -> Any:
     return json.loads(out)
 
 
-def pybpf_cli(*args: str) -> Any:
+def pybpf_cli_run(*args: str, backend: str = "kernel") -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
-    cmd = [sys.executable, "-m", "pybpf", "--backend", "kernel", "-j", *args]
-    return json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout)
+    cmd = [sys.executable, "-m", "pybpf", "--backend", backend, *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+
+
+def pybpf_cli(*args: str) -> Any:
+    done = pybpf_cli_run("-j", *args)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
 
 
 # A connection inside a fresh network namespace (loopback only) that selects the
@@ -365,3 +372,61 @@ def test_struct_the_kernel_does_not_offer(tmp_path: Path, struct_name: str, mess
     with pytest.raises(StructOpsError, match=message) as exc:
         load(spec, backend="kernel")
     assert exc.value.struct_ops == "pybpf_other"
+
+
+@kernel
+@needs_tools("bpftool")
+def test_cli_register_show_unregister_as_bpftool(struct_ops_registry: None, tmp_path: Path) -> None:
+    """``pybpf struct_ops register`` leaves pybpf_cc registered after pybpf exits; ``show`` matches
+    ``bpftool -j struct_ops show``; ``unregister`` removes it (and the map with it)."""
+    try:
+        done = pybpf_cli_run("struct_ops", "register", str(FIXTURES / "struct_ops.v3.o"))
+        assert done.returncode == 0, done.stderr
+        assert "pybpf_cc" in available()
+        shown = struct_ops_maps()["pybpf_cc"]
+        assert done.stdout.strip() == f"Registered tcp_congestion_ops pybpf_cc id {shown['id']}"
+        for args in ((), ("name", "pybpf_cc"), ("id", str(shown["id"]))):
+            assert pybpf_cli("struct_ops", "show", *args) == bpftool("struct_ops", "show", *args), args
+        done = pybpf_cli_run("struct_ops", "unregister", "name", "pybpf_cc")
+        assert done.returncode == 0 and done.stdout.startswith("Unregistered tcp_congestion_ops pybpf_cc")
+        assert "pybpf_cc" not in available()
+        again = pybpf_cli_run("struct_ops", "unregister", "name", "pybpf_cc")
+        assert again.returncode == 1 and again.stderr.strip() == "Error: no struct_ops found for pybpf_cc"
+    finally:
+        if "pybpf_cc" in available():
+            subprocess.run(["bpftool", "struct_ops", "unregister", "name", "pybpf_cc"], check=False)
+
+
+@kernel
+@needs_tools("bpftool")
+def test_cli_register_link_variant_pins_the_link(struct_ops_registry: None) -> None:
+    obj = str(FIXTURES / "struct_ops_link.v3.o")
+    refused = pybpf_cli_run("struct_ops", "register", obj)
+    assert (
+        refused.returncode == 1
+        and "give LINK_DIR" in refused.stderr
+        and len(refused.stderr.splitlines()) == 1
+    )
+    link_dir = f"/sys/fs/bpf/pybpf5_struct_ops_{os.getpid()}"
+    os.makedirs(link_dir)
+    try:
+        done = pybpf_cli_run("struct_ops", "register", obj, link_dir)
+        assert done.returncode == 0, done.stderr
+        assert "pybpf_cc_link" in available()  # the pinned link keeps it registered
+        assert os.listdir(link_dir) == ["pybpf_cc_link"]
+    finally:
+        for name in os.listdir(link_dir):
+            os.unlink(os.path.join(link_dir, name))
+        os.rmdir(link_dir)
+    # the last reference to the link went with the pin: unregistered (the kernel frees it after an RCU
+    # grace period, so wait for it)
+    for _ in range(100):
+        if "pybpf_cc_link" not in available() and struct_ops_maps() == {}:
+            break
+        time.sleep(0.05)
+    assert "pybpf_cc_link" not in available()
+
+
+def test_cli_struct_ops_needs_the_kernel_backend() -> None:
+    done = pybpf_cli_run("struct_ops", "show", backend="vm")
+    assert done.returncode == 1 and done.stderr.strip().startswith("Error: struct_ops live in the kernel")

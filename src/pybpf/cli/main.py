@@ -31,6 +31,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "feature": ("pybpf.cli.cmd_feature:feature_cmd", "List program types, map types and helpers supported."),
     "btf": ("pybpf.cli.cmd_btf:btf_cmd", "Inspect BTF type information (btf dump file F, btf show)."),
     "gen": ("pybpf.cli.cmd_gen:gen_cmd", "Generate a typed Python skeleton from an object file."),
+    "struct_ops": (
+        "pybpf.cli.cmd_struct_ops:struct_ops_cmd",
+        "Show, register and unregister struct_ops (kernel).",
+    ),
     "object": ("pybpf.cli.cmd_object:object_cmd", "Inspect a BPF object file (programs, maps, variables)."),
     "asm": ("pybpf.cli.cmd_isa:asm_cmd", "Assemble text into raw bytecode."),
     "disasm": ("pybpf.cli.cmd_isa:disasm_cmd", "Disassemble bytecode or assembler text."),

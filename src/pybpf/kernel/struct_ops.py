@@ -235,6 +235,25 @@ class _RegisteredMapFD(OwnedFD):
         self._finalizer = weakref.finalize(self, _unregister_then_close, fd)
 
 
+def unregister_map(fd: int, description: str = "") -> None:
+    """BPF_MAP_DELETE_ELEM on key 0 of a registered plain struct_ops map (``bpftool struct_ops
+    unregister``); the kernel then drops the map unless someone else holds it."""
+    rc = _delete_key0(fd)
+    if rc < 0:
+        raise syscall.error(Cmd.MAP_DELETE_ELEM, -rc, description)
+
+
+def kernel_struct_name(value_type_id: int) -> str:
+    """The kernel struct behind a struct_ops map's ``btf_vmlinux_value_type_id`` (its wrapper)."""
+    kbtf = vmlinux_btf()
+    wrapper = kbtf.resolve(value_type_id)
+    if isinstance(wrapper, Struct):
+        for m in wrapper.members:
+            if m.name == "data":
+                return kbtf.name_of(kbtf.resolve_id(m.type_id))
+    return wrapper.name.removeprefix(WRAPPER_PREFIX)
+
+
 class StructOpsRegistration(Link):
     """A plain ``.struct_ops`` map registered with BPF_MAP_UPDATE_ELEM: not a bpf_link.
 
@@ -243,6 +262,11 @@ class StructOpsRegistration(Link):
     """
 
     __slots__ = ()
+
+    def disconnect(self) -> None:
+        """Leave the struct_ops registered after this process: drop our fd without unregistering."""
+        if not self.closed:
+            OwnedFD(self._owned.release(), "map").close()
 
     def detach(self) -> None:
         if self.closed:
@@ -272,8 +296,10 @@ __all__ = [
     "FuncSlot",
     "StructOpsPlan",
     "StructOpsRegistration",
+    "kernel_struct_name",
     "plan_struct_ops",
     "program_targets",
     "register",
+    "unregister_map",
     "vmlinux_btf",
 ]
