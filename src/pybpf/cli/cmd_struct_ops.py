@@ -92,11 +92,7 @@ def register(args: list[str]) -> None:
                 link.pin(os.path.join(str(link_dir), name))
             map_id = obj.maps[name].raw.info().id
             done.append(f"Registered {so.type_name} {name} id {map_id}")
-    if options().json:
-        emit_json(None)
-        return
-    for line in done:
-        click.echo(line)
+    _report(done)
 
 
 def unregister(args: list[str]) -> None:
@@ -112,10 +108,15 @@ def unregister(args: list[str]) -> None:
         with fd_by_id("map", rec["id"]) as owned:
             unregister_map(owned.fd, f"struct_ops {rec['name']}")
         done.append(f"Unregistered {rec['kernel_struct_ops']} {rec['name']} id {rec['id']}")
+    _report(done)
+
+
+def _report(lines: list[str]) -> None:
+    """bpftool's answer to register/unregister: a line per map, or ``null`` with -j."""
     if options().json:
         emit_json(None)
         return
-    for line in done:
+    for line in lines:
         click.echo(line)
 
 
