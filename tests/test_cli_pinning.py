@@ -129,17 +129,24 @@ def test_kill_9_leaves_no_torn_and_no_lost_update(tmp_path: Path) -> None:
 
 
 HAMMER = """
-import struct, sys, time
+import os, struct, sys, time
 from pybpf.maps import open_map
 m = open_map(sys.argv[1])
 tag, lo, hi = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+mine, other = f"{sys.argv[1]}.started.{tag}", f"{sys.argv[1]}.started.{3 - tag}"
 sys.stdin.readline()  # both writers start together
 start = time.monotonic()
-for _round in range(8):
+open(mine, "w").close()
+rounds = 0
+# At least 8 rounds, and on until the other writer has started too: each span then
+# contains the other's start, so the two overlap by construction, however the
+# scheduler runs them.
+while rounds < 8 or not os.path.exists(other):
     for i in range(lo, hi):
         m.update(struct.pack("<I", i), struct.pack("<II", tag, i))
     for i in range(lo, hi, 7):
         m.delete(struct.pack("<I", i))
+    rounds += 1
 print(start, time.monotonic(), flush=True)
 """
 
