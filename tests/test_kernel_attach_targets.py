@@ -8,6 +8,7 @@ cgroup of our own, removed afterwards.
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import struct
 import subprocess
@@ -174,3 +175,38 @@ def test_tcx_auto_attach_from_section_direction(veth_pair: tuple[str, str, str, 
         with in_netns(ns_b):
             link = obj.programs["new_tcx_egress"].attach("vb")
         assert link.info().attach_type == AttachType.TCX_EGRESS
+
+
+def _net_show_tc(ns: str) -> list[dict[str, object]]:
+    command = [sys.executable, "-m", "pybpf", "--backend", "kernel", "-j", "net", "show"]
+    out = subprocess.run(
+        ["ip", "netns", "exec", ns, *command], check=True, capture_output=True, text=True, timeout=60
+    )
+    tc: list[dict[str, object]] = json.loads(out.stdout)[0]["tc"]
+    return tc
+
+
+def _ifindex_in(ns: str, dev: str) -> int:
+    out = subprocess.run(
+        ["ip", "netns", "exec", ns, "cat", f"/sys/class/net/{dev}/ifindex"], check=True, capture_output=True
+    )
+    return int(out.stdout)
+
+
+def test_net_show_lists_tcx_of_its_own_namespace_only(veth_pair: tuple[str, str, str, str]) -> None:
+    """`net show` answers for the namespace it runs in, even where another one reuses the ifindex.
+
+    A tcx link's info names an ifindex but no namespace: listing links globally
+    would show vb's program on va, which has the same ifindex in its namespace.
+    """
+    ns_a, ns_b, _addr_a, _addr_b = veth_pair
+    assert _ifindex_in(ns_a, "va") == _ifindex_in(ns_b, "vb")  # the case that tells them apart
+    with counting_program(ProgType.SCHED_CLS, AttachType.TCX_INGRESS, ret=0) as (_hits, prog):
+        with in_netns(ns_b):
+            link = attach_tcx(prog, "vb", AttachType.TCX_INGRESS)
+        with link:
+            mine = _net_show_tc(ns_b)
+            assert [(t["devname"], t["kind"], t["prog_id"], t["link_id"]) for t in mine] == [
+                ("vb", "tcx/ingress", prog.info().id, link.id)
+            ]
+            assert _net_show_tc(ns_a) == []

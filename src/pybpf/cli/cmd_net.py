@@ -1,6 +1,7 @@
 """``pybpf net show [dev NAME]``: XDP and tc (tcx) programs per interface.
 
-In the kernel: XDP from rtnetlink (IFLA_XDP), tcx from BPF links.  The VM has
+In the kernel: XDP from rtnetlink (IFLA_XDP), tcx from BPF_PROG_QUERY per interface of
+the current network namespace.  The VM has
 no network interfaces, so its lists are empty.
 """
 
@@ -28,21 +29,30 @@ def net_json(dev: str | None) -> dict[str, list[dict[str, Any]]]:
     for a in xdp_attachments():
         if dev is None or a.devname == dev:
             doc["xdp"].append({"devname": a.devname, "ifindex": a.ifindex, "mode": a.mode, "id": a.prog_id})
-    store = KernelStore()
-    names = {p["id"]: p["name"] for p in store.progs()}
-    for link in store.links():
-        if link["type"] == "tcx" and (dev is None or link.get("devname") == dev):
-            direction = "ingress" if link.get("attach_type") == "tcx_ingress" else "egress"
-            doc["tc"].append(
-                {
-                    "devname": link.get("devname", ""),
-                    "ifindex": link.get("ifindex", 0),
-                    "kind": f"tcx/{direction}",
-                    "name": names.get(link["prog_id"], ""),
-                    "prog_id": link["prog_id"],
-                    "link_id": link["id"],
-                }
-            )
+    import socket
+
+    from ..kernel.links import query_tcx
+    from ..uapi import AttachType
+
+    names = {p["id"]: p["name"] for p in KernelStore().progs()}
+    for ifindex, devname in sorted(socket.if_nameindex()):
+        if dev is not None and devname != dev:
+            continue
+        for attach_type, direction in (
+            (AttachType.TCX_INGRESS, "ingress"),
+            (AttachType.TCX_EGRESS, "egress"),
+        ):
+            for prog_id, link_id in query_tcx(ifindex, attach_type):
+                doc["tc"].append(
+                    {
+                        "devname": devname,
+                        "ifindex": ifindex,
+                        "kind": f"tcx/{direction}",
+                        "name": names.get(prog_id, ""),
+                        "prog_id": prog_id,
+                        "link_id": link_id,
+                    }
+                )
     return doc
 
 

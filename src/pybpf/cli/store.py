@@ -697,13 +697,14 @@ def kernel_btf(btf_id: int) -> Any:
     from ..btf import BTF
     from ..kernel import inspect
     from ..kernel.info import btf_data
+    from ..kernel.struct_ops import vmlinux_btf
 
     with inspect.fd_by_id("btf", btf_id) as owned:
         data = btf_data(owned.fd)
     try:
         return BTF.parse(data)
     except BPFError:
-        return BTF.parse(data, base=BTF.from_file("/sys/kernel/btf/vmlinux"))
+        return BTF.parse(data, base=vmlinux_btf())
 
 
 def _enum_name(value: Any) -> Any:

@@ -125,6 +125,24 @@ class ProgAttachAttr(ctypes.Structure):
     ]
 
 
+class ProgQueryAttr(ctypes.Structure):
+    """BPF_PROG_QUERY: what is attached to a target (an fd, or an ifindex for tcx)."""
+
+    _fields_ = [
+        ("target", u32),  # target_fd or target_ifindex
+        ("attach_type", u32),
+        ("query_flags", u32),
+        ("attach_flags", u32),
+        ("prog_ids", u64),
+        ("count", u32),  # in: room in the arrays; out: how many are attached
+        ("_pad", u32),
+        ("prog_attach_flags", u64),
+        ("link_ids", u64),
+        ("link_attach_flags", u64),
+        ("revision", u64),
+    ]
+
+
 class TestRunAttr(ctypes.Structure):
     _fields_ = [
         ("prog_fd", u32),

@@ -18,7 +18,7 @@ from enum import IntFlag
 from ..errors import BPFError, KernelError, NotSupportedError
 from ..uapi import AttachType, Cmd
 from . import syscall
-from .attr import FdAttr, LinkCreateAttr, PerfEventAttr, RawTracepointAttr, addr
+from .attr import FdAttr, LinkCreateAttr, PerfEventAttr, ProgQueryAttr, RawTracepointAttr, addr
 from .btf_ids import find_type_id
 from .fd import FDObject, OwnedFD
 from .info import LinkInfo, link_info
@@ -170,6 +170,26 @@ def attach_tcx(
     attr.tail.relative.relative_fd = relative_fd
     attr.tail.relative.expected_revision = expected_revision
     return _link_create(prog, attr, f"{AttachType(int(direction)).uapi_name} ifindex {index}")
+
+
+def query_tcx(ifindex: int, attach_type: AttachType, room: int = 64) -> list[tuple[int, int]]:
+    """(prog id, link id) of each program tcx runs on ``ifindex`` of *this* network namespace.
+
+    BPF_PROG_QUERY by ifindex answers for the caller's namespace, which a walk over
+    all links cannot: a link's info names an ifindex but not its namespace.  A
+    program attached without a link has link id 0.
+    """
+    progs = (ctypes.c_uint32 * room)()
+    links = (ctypes.c_uint32 * room)()
+    attr = ProgQueryAttr(
+        target=ifindex, attach_type=int(attach_type), prog_ids=addr(progs), link_ids=addr(links), count=room
+    )
+    rc = syscall.bpf_raw(Cmd.PROG_QUERY, attr)
+    if rc < 0:
+        if -rc == _errno.ENOSPC:
+            return query_tcx(ifindex, attach_type, attr.count)
+        raise syscall.error(Cmd.PROG_QUERY, -rc, f"tcx on ifindex {ifindex}", attr)
+    return [(progs[i], links[i]) for i in range(min(attr.count, room))]
 
 
 def attach_cgroup(
